@@ -1,0 +1,1 @@
+"""kabinet: clinic CRM and patient-engagement platform."""

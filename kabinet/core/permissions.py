@@ -1,0 +1,77 @@
+"""Who may do what: roles per organisation and object-level checks. Services and selectors call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kabinet.core.exceptions import NotAllowed
+from kabinet.core.models import STAFF_ROLES, Member, Organisation, Role
+
+if TYPE_CHECKING:
+    from kabinet.accounts.models import User
+
+_CACHE_ATTR = "_kabinet_roles"
+
+
+def roles_by_organisation(user: Any) -> dict[int, set[str]]:
+    """{organisation id: role codes} for an active user's active memberships, cached on the user object."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return {}
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = {}
+        members = Member.objects.filter(user=user, is_active=True).prefetch_related("roles")
+        for member in members:
+            cached[member.organisation_id] = member.role_codes
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget_roles(user: Any) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def roles_in(user: Any, organisation: Organisation | int | None) -> set[str]:
+    if organisation is None:
+        return set()
+    org_id = organisation if isinstance(organisation, int) else organisation.pk
+    return roles_by_organisation(user).get(org_id, set())
+
+
+def has_role(user: Any, organisation: Organisation | int | None, *roles: str) -> bool:
+    return bool(roles_in(user, organisation) & set(roles))
+
+
+def is_staff_of(user: Any, organisation: Organisation | int | None) -> bool:
+    return bool(roles_in(user, organisation) & STAFF_ROLES)
+
+
+def require_role(user: Any, organisation: Organisation | int | None, *roles: str) -> None:
+    """Raise NotAllowed unless the user holds one of `roles` in `organisation`."""
+    if not has_role(user, organisation, *roles):
+        raise NotAllowed()
+
+
+def require_staff(user: Any, organisation: Organisation | int | None) -> None:
+    if not is_staff_of(user, organisation):
+        raise NotAllowed()
+
+
+def can_view_audit(user: Any, organisation: Organisation | int | None) -> bool:
+    return has_role(user, organisation, Role.ADMIN)
+
+
+def requires_two_factor(user: User) -> bool:
+    """True when any organisation the user works for requires 2FA for one of the user's roles there."""
+    memberships = roles_by_organisation(user)
+    if not memberships:
+        return False
+    orgs = Organisation.objects.filter(pk__in=memberships.keys()).only("id", "require_2fa_roles")
+    return any(set(org.require_2fa_roles or []) & memberships[org.pk] for org in orgs)
+
+
+def organisations_of(user: Any, roles: Iterable[str] | None = None) -> list[int]:
+    wanted = set(roles) if roles is not None else None
+    return [org_id for org_id, codes in roles_by_organisation(user).items() if wanted is None or codes & wanted]

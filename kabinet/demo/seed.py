@@ -1,0 +1,236 @@
+"""Builds the demo clinic: one organisation, two locations, staff of every role and 300 patients in families.
+
+Idempotent: running it again finds what exists and adds only what is missing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from kabinet.accounts.models import User
+from kabinet.core.models import Location, Member, MemberRole, Organisation, Role, Room, Specialty
+from kabinet.patients.models import Patient, Relationship
+
+DEMO_SLUG = "demo"
+EMAIL_DOMAIN = "kabinet.example"
+PATIENT_COUNT = 300
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    full_name: str
+    roles: tuple[str, ...]
+    language: str = "en"
+    specialty: str = ""
+    title: str = ""
+    locations: tuple[int, ...] = (0, 1)
+
+
+STAFF = [
+    DemoPerson("admin@" + EMAIL_DOMAIN, "Ivana Petrova", (Role.ADMIN,), "bg"),
+    DemoPerson("registrar@" + EMAIL_DOMAIN, "Мария Смирнова", (Role.REGISTRAR,), "ru"),
+    DemoPerson("operator@" + EMAIL_DOMAIN, "Georgi Dimitrov", (Role.OPERATOR,), "bg"),
+    DemoPerson("coordinator@" + EMAIL_DOMAIN, "Анна Кузнецова", (Role.COORDINATOR,), "ru"),
+    DemoPerson("nurse@" + EMAIL_DOMAIN, "Elena Georgieva", (Role.NURSE,), "bg", locations=(0,)),
+    DemoPerson("doctor1@" + EMAIL_DOMAIN, "Д-р Николай Иванов", (Role.DOCTOR,), "bg", "Dermatology", "Dr.", (0,)),
+    DemoPerson(
+        "doctor2@" + EMAIL_DOMAIN, "Dr. Maria Stoyanova", (Role.DOCTOR,), "en", "Aesthetic medicine", "Dr.", (0,)
+    ),
+    DemoPerson("doctor3@" + EMAIL_DOMAIN, "Др. Ольга Соколова", (Role.DOCTOR,), "ru", "Cosmetology", "Dr.", (1,)),
+    DemoPerson(
+        "doctor4@" + EMAIL_DOMAIN,
+        "Dr. Petar Todorov",
+        (Role.DOCTOR, Role.ADMIN),
+        "bg",
+        "Plastic surgery",
+        "Dr.",
+        (0, 1),
+    ),
+    DemoPerson("doctor5@" + EMAIL_DOMAIN, "Др. Сергей Волков", (Role.DOCTOR,), "ru", "Dentistry", "Dr.", (1,)),
+    DemoPerson("doctor6@" + EMAIL_DOMAIN, "Dr. Elena Nikolova", (Role.DOCTOR,), "en", "Gynaecology", "Dr.", (0, 1)),
+]
+DEMO_PATIENT = DemoPerson("patient@" + EMAIL_DOMAIN, "Елена Павлова", (Role.PATIENT,), "ru")
+
+LOCATIONS = [
+    ("Sofia — Vitosha", "bul. Vitosha 12, Sofia", "Europe/Sofia", ["+35921234567"]),
+    ("Москва — Тверская", "ул. Тверская, 7, Москва", "Europe/Moscow", ["+74951234567"]),
+]
+ROOMS = [("Cabinet 1", "consulting room"), ("Cabinet 2", "consulting room"), ("Procedure room", "procedure room")]
+
+RU_FAMILY = [
+    ("Иванов", "Иванова"),
+    ("Смирнов", "Смирнова"),
+    ("Кузнецов", "Кузнецова"),
+    ("Попов", "Попова"),
+    ("Соколов", "Соколова"),
+    ("Лебедев", "Лебедева"),
+    ("Козлов", "Козлова"),
+    ("Новиков", "Новикова"),
+]
+RU_MALE = ["Александр", "Дмитрий", "Максим", "Сергей", "Андрей", "Алексей", "Иван", "Михаил"]
+RU_FEMALE = ["Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Екатерина"]
+RU_PATRONYMIC = [("Александрович", "Александровна"), ("Сергеевич", "Сергеевна"), ("Иванович", "Ивановна")]
+BG_FAMILY = [
+    ("Георгиев", "Георгиева"),
+    ("Димитров", "Димитрова"),
+    ("Петров", "Петрова"),
+    ("Николов", "Николова"),
+    ("Стоянов", "Стоянова"),
+    ("Тодоров", "Тодорова"),
+]
+BG_MALE = ["Георги", "Иван", "Димитър", "Николай", "Петър", "Христо"]
+BG_FEMALE = ["Мария", "Иванка", "Елена", "Йорданка", "Десислава", "Гергана"]
+LATIN_FAMILY = [
+    ("Smith", "Smith"),
+    ("Müller", "Müller"),
+    ("Novak", "Novak"),
+    ("Rossi", "Rossi"),
+    ("Ivanov", "Ivanova"),
+    ("Petrov", "Petrova"),
+]
+LATIN_MALE = ["John", "Lukas", "Marco", "Jan", "Peter", "David"]
+LATIN_FEMALE = ["Emma", "Sofia", "Anna", "Laura", "Eva", "Julia"]
+
+
+def _organisation() -> Organisation:
+    org, _ = Organisation.objects.get_or_create(
+        slug=DEMO_SLUG, defaults={"name": "Demo Clinic · Демо клиника", "default_language": "bg"}
+    )
+    return org
+
+
+def _locations(org: Organisation) -> list[Location]:
+    locations = []
+    for name, address, zone, phones in LOCATIONS:
+        location, _ = Location.objects.get_or_create(
+            organisation=org, name=name, defaults={"address": address, "time_zone": zone, "phone_lines": phones}
+        )
+        for room_name, kind in ROOMS:
+            Room.objects.get_or_create(organisation=org, location=location, name=room_name, defaults={"kind": kind})
+        locations.append(location)
+    return locations
+
+
+def _person(org: Organisation, locations: list[Location], person: DemoPerson, password: str) -> User:
+    user = User.objects.filter(email=person.email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email=person.email, password=password, full_name=person.full_name, language=person.language
+        )
+    member, _ = Member.objects.get_or_create(organisation=org, user=user, defaults={"title": person.title})
+    for role in person.roles:
+        MemberRole.objects.get_or_create(member=member, role=role)
+    if person.specialty:
+        specialty, _ = Specialty.objects.get_or_create(organisation=org, name=person.specialty)
+        member.specialties.add(specialty)
+    if Role.PATIENT not in person.roles:
+        member.locations.add(*[locations[i] for i in person.locations])
+    return user
+
+
+def _random_patient(
+    rng: random.Random, org: Organisation, family: tuple[str, str], female: bool, style: str, birth: date
+) -> Patient:
+    if style == "ru":
+        given = rng.choice(RU_FEMALE if female else RU_MALE)
+        middle = rng.choice(RU_PATRONYMIC)[1 if female else 0]
+        phone = f"+7916{rng.randrange(10**7):07d}"
+        language = "ru"
+    elif style == "bg":
+        given = rng.choice(BG_FEMALE if female else BG_MALE)
+        middle = ""
+        phone = f"+35988{rng.randrange(10**7):07d}"
+        language = "bg"
+    else:
+        given = rng.choice(LATIN_FEMALE if female else LATIN_MALE)
+        middle = ""
+        phone = f"+3598{rng.choice('789')}{rng.randrange(10**7):07d}"
+        language = "en"
+    return Patient(
+        organisation=org,
+        family_name=family[1 if female else 0],
+        given_name=given,
+        middle_name=middle,
+        birth_date=birth,
+        sex=Patient.Sex.FEMALE if female else Patient.Sex.MALE,
+        phone=phone,
+        language=language,
+    )
+
+
+def _patients(org: Organisation, demo_patient_user: User) -> int:
+    """Create families until the organisation has PATIENT_COUNT patients; returns how many were added."""
+    existing = Patient.objects.filter(organisation=org).count()
+    if existing >= PATIENT_COUNT:
+        return 0
+    rng = random.Random(20261123 + existing)
+    today = date.today()
+    added = 0
+    if not Patient.objects.filter(organisation=org, user=demo_patient_user).exists():
+        Patient.objects.create(
+            organisation=org,
+            user=demo_patient_user,
+            family_name="Павлова",
+            given_name="Елена",
+            middle_name="Игоревна",
+            birth_date=date(1988, 4, 12),
+            sex=Patient.Sex.FEMALE,
+            email=demo_patient_user.email or "",
+            language="ru",
+        )
+        added += 1
+    while existing + added < PATIENT_COUNT:
+        style = rng.choice(["ru", "ru", "bg", "bg", "latin"])
+        families = {"ru": RU_FAMILY, "bg": BG_FAMILY, "latin": LATIN_FAMILY}[style]
+        family = rng.choice(families)
+        size = min(rng.choice([1, 1, 2, 3, 4]), PATIENT_COUNT - existing - added)
+        adult_female = rng.random() < 0.6
+        parent = _random_patient(
+            rng, org, family, adult_female, style, today - timedelta(days=rng.randint(25 * 365, 70 * 365))
+        )
+        parent.save()
+        added += 1
+        for i in range(size - 1):
+            spouse = i == 0 and size >= 3
+            female = (not adult_female) if spouse else rng.random() < 0.5
+            years = rng.randint(25, 70) if spouse else rng.randint(1, 17)
+            member = _random_patient(rng, org, family, female, style, today - timedelta(days=years * 365))
+            member.save()
+            added += 1
+            if spouse:
+                Relationship.objects.create(
+                    organisation=org, patient=member, relative=parent, kind=Relationship.Kind.SPOUSE
+                )
+            else:
+                Relationship.objects.create(
+                    organisation=org, patient=member, relative=parent, kind=Relationship.Kind.PARENT, is_proxy=True
+                )
+    return added
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    organisation: Organisation
+    logins: list[tuple[str, str, str]]  # (email, name, roles)
+    patients_added: int
+
+
+def seed(password: str | None = None) -> SeedResult:
+    password = password or settings.DEMO_PASSWORD
+    with transaction.atomic():
+        org = _organisation()
+        locations = _locations(org)
+        logins = []
+        for person in STAFF:
+            _person(org, locations, person, password)
+            logins.append((person.email, person.full_name, ", ".join(str(Role(r).label) for r in person.roles)))
+        patient_user = _person(org, locations, DEMO_PATIENT, password)
+        logins.append((DEMO_PATIENT.email, DEMO_PATIENT.full_name, str(Role.PATIENT.label)))
+        added = _patients(org, patient_user)
+    return SeedResult(organisation=org, logins=logins, patients_added=added)

@@ -1,0 +1,19 @@
+"""Root URL configuration: staff app at /, patient area at /my/, API at /api/v1/, admin at /admin/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from kabinet.api import api
+from kabinet.core import views as core_views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("accounts/", include("kabinet.accounts.urls")),
+    path("audit/", include("kabinet.audit.urls")),
+    path("my/", include("kabinet.portal.urls")),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("manifest.webmanifest", core_views.manifest, name="manifest"),
+    path("sw.js", core_views.service_worker, name="service_worker"),
+    path("", include("kabinet.core.urls")),
+]

@@ -1,0 +1,90 @@
+"""Shared fixtures: organisations, users of each role (alice/bob/charlie style), clients, audit flushing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from kabinet.accounts.models import User
+from kabinet.core.models import Organisation, Role
+from tests.factories import PASSWORD, OrganisationFactory, UserFactory, member
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_rows_flushable() -> Iterator[None]:
+    """Transactional tests flush every table between tests; the audit table refuses DELETE except in maintenance."""
+    from django.core.management.commands import flush
+
+    from kabinet.audit.db import maintenance
+
+    original = flush.Command.handle
+
+    def handle(self: Any, *args: Any, **options: Any) -> Any:
+        with maintenance():
+            return original(self, *args, **options)
+
+    flush.Command.handle = handle  # type: ignore[method-assign]
+    yield
+    flush.Command.handle = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def org(db: None) -> Organisation:
+    return OrganisationFactory(name="Alpha Clinic", slug="alpha")
+
+
+@pytest.fixture
+def other_org(db: None) -> Organisation:
+    return OrganisationFactory(name="Beta Clinic", slug="beta")
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(*roles: str, organisation: Organisation | None = None, **fields: Any) -> User:
+        user = UserFactory(**fields)
+        if organisation is not None and roles:
+            member(user, organisation, *roles)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(org: Organisation, make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, organisation=org, email="alice@example.org", full_name="Alice Admin")
+
+
+@pytest.fixture
+def registrar(org: Organisation, make_user: Callable[..., User]) -> User:
+    return make_user(Role.REGISTRAR, organisation=org, email="bob@example.org", full_name="Bob Registrar")
+
+
+@pytest.fixture
+def outsider(other_org: Organisation, make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, organisation=other_org, email="charlie@example.org", full_name="Charlie Outsider")
+
+
+@pytest.fixture
+def login_client() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        client = Client()
+        assert client.login(username=user.email or user.phone, password=PASSWORD)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD

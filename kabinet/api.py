@@ -111,5 +111,10 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Unknown paths under /api/ answer in problem+json too, not with the HTML 404 page."""
+    return problem(request, status=404, code="not_found", detail=_("No such API endpoint."))
+
+
 api.add_router("", core_router)
 api.add_router("", accounts_router)

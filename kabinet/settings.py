@@ -8,6 +8,7 @@ that names the variable.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,34 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+_ENV_FILE = Path(os.environ.get("KABINET_ENV_FILE", BASE_DIR / ".env"))
+if _ENV_FILE.is_file():
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 
 def _setting(name: str, reader: Any, **kwargs: Any) -> Any:
     """Read one variable with a typed reader; a malformed value fails loudly, naming the variable."""
     try:
         return reader(name, **kwargs)
-    except ImproperlyConfigured:
-        raise
-    except Exception as exc:  # environ raises ValueError/TypeError for malformed values
+    except Exception as exc:  # environ raises ValueError, TypeError or ImproperlyConfigured for malformed values
         raise ImproperlyConfigured(f"Environment variable {name} has an invalid value: {exc}") from exc
 
 
-DEBUG: bool = _setting("DEBUG", env.bool, default=False)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _strict_bool(name: str, default: bool = False) -> bool:
+    """Like env.bool, but a value that is neither true nor false is an error rather than False."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"Environment variable {name} must be true or false, not {raw!r}")
+    return value in _TRUE
+
+
+DEBUG: bool = _strict_bool("DEBUG", default=False)
 SECRET_KEY: str = _setting("SECRET_KEY", env.str, default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -106,11 +120,13 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------------------------
 (BASE_DIR / "var").mkdir(exist_ok=True)
-DATABASES = {
-    "default": _setting("DATABASE_URL", env.db_url, default=f"sqlite:///{BASE_DIR / 'var' / 'kabinet.sqlite3'}")
-}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # environ warns about unknown schemes; the check below names the variable
+    DATABASES = {
+        "default": _setting("DATABASE_URL", env.db_url, default=f"sqlite:///{BASE_DIR / 'var' / 'kabinet.sqlite3'}")
+    }
 _db = DATABASES["default"]
-if _db["ENGINE"] == "django.db.backends.sqlite3":
+if _db.get("ENGINE") == "django.db.backends.sqlite3":
     # WAL lets readers proceed during a write; IMMEDIATE takes the write lock at BEGIN so two writers queue on the
     # busy timeout instead of failing with "database is locked" when one upgrades a read lock.
     _db.setdefault("OPTIONS", {}).update(
@@ -123,7 +139,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     _db["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
-elif _db["ENGINE"] == "django.db.backends.postgresql":
+elif _db.get("ENGINE") == "django.db.backends.postgresql":
     _db.setdefault("CONN_MAX_AGE", _setting("CONN_MAX_AGE", env.int, default=60))
     _db.setdefault("CONN_HEALTH_CHECKS", True)
 else:
@@ -176,13 +192,13 @@ OTP_TOTP_ISSUER = "kabinet"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _setting("SESSION_COOKIE_SECURE", env.bool, default=not DEBUG and SITE_URL.startswith("https"))
+SESSION_COOKIE_SECURE = _strict_bool("SESSION_COOKIE_SECURE", default=not DEBUG and SITE_URL.startswith("https"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto and the number of proxies for the client address.
-if _setting("BEHIND_PROXY", env.bool, default=False):
+if _strict_bool("BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 TRUSTED_PROXY_COUNT: int = _setting("TRUSTED_PROXY_COUNT", env.int, default=0)
 

@@ -1,14 +1,15 @@
 """Root URL configuration: staff app at /, patient area at /my/, API at /api/v1/, admin at /admin/."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from kabinet.api import api
+from kabinet.api import api, api_not_found
 from kabinet.core import views as core_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    re_path(r"^api/", api_not_found),
     path("accounts/", include("kabinet.accounts.urls")),
     path("audit/", include("kabinet.audit.urls")),
     path("my/", include("kabinet.portal.urls")),

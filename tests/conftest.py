@@ -41,18 +41,18 @@ def _clear_cache() -> Iterator[None]:
 
 @pytest.fixture
 def org(db: None) -> Organisation:
-    return OrganisationFactory(name="Alpha Clinic", slug="alpha")
+    return OrganisationFactory.create(name="Alpha Clinic", slug="alpha")
 
 
 @pytest.fixture
 def other_org(db: None) -> Organisation:
-    return OrganisationFactory(name="Beta Clinic", slug="beta")
+    return OrganisationFactory.create(name="Beta Clinic", slug="beta")
 
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     def make(*roles: str, organisation: Organisation | None = None, **fields: Any) -> User:
-        user = UserFactory(**fields)
+        user = UserFactory.create(**fields)
         if organisation is not None and roles:
             member(user, organisation, *roles)
         return user

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kabinet.audit.models import GENESIS_HASH, AuditEvent
 from kabinet.core import request_context
+from kabinet.core.models import Organisation
 
 # Any constant: every writer of the chain takes this PostgreSQL transaction-level lock, so links never fork.
 _PG_CHAIN_LOCK = 7_406_335_001
@@ -56,7 +57,7 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
         if organisation is None:
-            organisation = getattr(obj, "organisation_id", None)
+            organisation = obj.pk if isinstance(obj, Organisation) else getattr(obj, "organisation_id", None)
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     ctx = request_context.current()
     with transaction.atomic():

@@ -34,7 +34,7 @@ def test_it_reports_the_worker_alive_after_the_clock_enqueues_and_a_worker_runs_
 
 
 @pytest.mark.django_db
-def test_a_stale_worker_heartbeat_is_reported_dead(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_worker_heartbeat_is_reported_dead(settings) -> None:
     old = timezone.now() - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS + 5)
     Heartbeat.objects.create(name="worker", beat_at=old)
     Heartbeat.objects.create(name="clock", beat_at=timezone.now())

@@ -15,6 +15,8 @@ from kabinet.accounts.api import router as accounts_router
 from kabinet.accounts.auth import BearerToken, SessionAuth
 from kabinet.core.api import router as core_router
 from kabinet.core.exceptions import DomainError, RateLimited
+from kabinet.patients.api import router as patients_router
+from kabinet.scheduling.api import router as scheduling_router
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +120,5 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
 
 api.add_router("", core_router)
 api.add_router("", accounts_router)
+api.add_router("", patients_router)
+api.add_router("", scheduling_router)

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kabinet.accounts",
     "kabinet.audit",
     "kabinet.patients",
+    "kabinet.scheduling",
     "kabinet.portal",
     "kabinet.demo",
 ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from kabinet.core import realtime
 from kabinet.core.realtime import user_group
 
 UNAUTHENTICATED = 4401
@@ -28,8 +30,30 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("event") == "ping":
+        if not isinstance(content, dict):
+            return
+        event, data = content.get("event"), content.get("data") or {}
+        if event == "ping":
             await self.send_json({"event": "pong", "data": {}})
+        elif event == "subscribe" and isinstance(data, dict):
+            await self._subscribe(str(data.get("topic", "")), data.get("id"))
+
+    async def _subscribe(self, topic: str, object_id: Any) -> None:
+        """Join a topic's group (e.g. one location's calendar) if the topic's owner says the user may."""
+        try:
+            object_id = int(object_id)
+        except (TypeError, ValueError):
+            object_id = None
+        group = None
+        if object_id is not None:
+            group = await database_sync_to_async(realtime.group_for)(self.scope["user"], topic, object_id)
+        if group is None:
+            await self.send_json({"event": "subscribe.refused", "data": {"topic": topic, "id": object_id}})
+            return
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.send_json({"event": "subscribed", "data": {"topic": topic, "id": object_id}})
 
     async def live_message(self, message: dict[str, Any]) -> None:
         await self.send_json({"event": message["event"], "data": message["data"]})

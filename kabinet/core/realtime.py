@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -10,6 +11,20 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+# topic -> function(user, object id) returning the group to join, or None when the user may not follow it.
+# Higher apps register their topics at start-up (e.g. scheduling registers "calendar" for a location).
+TopicAuthorizer = Callable[[Any, int], str | None]
+_topics: dict[str, TopicAuthorizer] = {}
+
+
+def register_topic(name: str, authorize: TopicAuthorizer) -> None:
+    _topics[name] = authorize
+
+
+def group_for(user: Any, topic: str, object_id: int) -> str | None:
+    authorize = _topics.get(topic)
+    return authorize(user, object_id) if authorize else None
 
 
 def user_group(user_id: int) -> str:

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from kabinet.accounts.models import User
 from kabinet.core.models import Location, Member, MemberRole, Organisation, Role, Room, Specialty
 from kabinet.patients.models import Patient, Relationship
+from kabinet.scheduling.models import Appointment, BookingPolicy, Reason, Service, Shift, ShiftTemplate
+from kabinet.scheduling.services import shift_create_from_template
 
 DEMO_SLUG = "demo"
 EMAIL_DOMAIN = "kabinet.example"
@@ -214,6 +217,131 @@ def _patients(org: Organisation, demo_patient_user: User) -> int:
     return added
 
 
+# (English, Russian, Bulgarian, minutes, price, colour, online, specialties performing it)
+SERVICES = [
+    ("Consultation", "Консультация", "Консултация", 30, "60.00", "#0f766e", True, None),
+    (
+        "Thread lift",
+        "Нитевой лифтинг",
+        "Лифтинг с конци",
+        30,
+        "450.00",
+        "#7c3aed",
+        False,
+        {"Aesthetic medicine", "Plastic surgery"},
+    ),
+    (
+        "Fillers",
+        "Филлеры",
+        "Филъри",
+        60,
+        "380.00",
+        "#db2777",
+        True,
+        {"Aesthetic medicine", "Cosmetology", "Dermatology"},
+    ),
+    ("Botox", "Ботокс", "Ботокс", 15, "250.00", "#2563eb", True, {"Aesthetic medicine", "Cosmetology", "Dermatology"}),
+]
+REASONS = [
+    (Reason.Kind.CANCEL, "Patient asked to cancel", "Пациент попросил отменить", "Пациентът поиска отмяна"),
+    (Reason.Kind.CANCEL, "Doctor unavailable", "Врач недоступен", "Лекарят не е на разположение"),
+    (Reason.Kind.CANCEL, "Booked by mistake", "Записан по ошибке", "Записан по грешка"),
+    (Reason.Kind.NO_SHOW, "Did not come, no notice", "Не пришёл без предупреждения", "Не дойде без предупреждение"),
+    (Reason.Kind.NO_SHOW, "Could not be reached", "Не удалось связаться", "Не можахме да се свържем"),
+]
+SCHEDULE_DAYS_BACK, SCHEDULE_DAYS_AHEAD = 7, 28
+
+
+def _calendar(org: Organisation, locations: list[Location]) -> None:
+    """Services, reasons, shift templates and weekday shifts around today for every doctor."""
+    BookingPolicy.objects.get_or_create(organisation=org)
+    for kind, en, ru, bg in REASONS:
+        Reason.objects.get_or_create(organisation=org, kind=kind, name=en, defaults={"name_ru": ru, "name_bg": bg})
+    doctors = list(
+        Member.objects.filter(organisation=org, roles__role=Role.DOCTOR).prefetch_related("specialties", "locations")
+    )
+    for en, ru, bg, minutes, price, colour, online, specialties in SERVICES:
+        service, created = Service.objects.get_or_create(
+            organisation=org,
+            name=en,
+            defaults={
+                "name_ru": ru,
+                "name_bg": bg,
+                "duration_minutes": minutes,
+                "price": price,
+                "colour": colour,
+                "online_bookable": online,
+                "grid_minutes": 15,
+            },
+        )
+        if created:
+            service.practitioners.set(
+                [d for d in doctors if specialties is None or {s.name for s in d.specialties.all()} & specialties]
+            )
+    morning, _ = ShiftTemplate.objects.get_or_create(
+        organisation=org,
+        name="Morning",
+        defaults={"start_time": time(9), "end_time": time(14), "breaks": [["11:30", "11:45"]]},
+    )
+    afternoon, _ = ShiftTemplate.objects.get_or_create(
+        organisation=org,
+        name="Afternoon",
+        defaults={"start_time": time(13), "end_time": time(19), "breaks": [["16:00", "16:30"]]},
+    )
+    today = date.today()
+    for index, doctor in enumerate(doctors):
+        doctor_locations = list(doctor.locations.all())
+        for offset in range(-SCHEDULE_DAYS_BACK, SCHEDULE_DAYS_AHEAD + 1):
+            day = today + timedelta(days=offset)
+            if day.weekday() >= 5:
+                continue
+            location = doctor_locations[(day.toordinal() + index) % len(doctor_locations)]
+            template = morning if (day.toordinal() + index) % 2 else afternoon
+            start = datetime.combine(day, template.start_time, tzinfo=location.zone)
+            end = datetime.combine(day, template.end_time, tzinfo=location.zone)
+            if Shift.objects.filter(practitioner=doctor, start__lt=end, end__gt=start).exists():
+                continue
+            shift_create_from_template(actor=None, practitioner=doctor, location=location, day=day, template=template)
+
+
+def _appointments(org: Organisation) -> None:
+    """A few visits today and tomorrow so the calendar is not empty on first look."""
+    if Appointment.objects.filter(organisation=org).exists():
+        return
+    from kabinet.scheduling.availability import free_slots
+
+    rng = random.Random(7)
+    patients = list(Patient.objects.filter(organisation=org).order_by("pk")[:120])
+    now = timezone.now()
+    for service in Service.objects.filter(organisation=org):
+        slots = free_slots(
+            service=service,
+            practitioner_ids=[m.pk for m in service.practitioners.all()],
+            start=now,
+            end=now + timedelta(days=2),
+            not_before=now,
+        )
+        for slot in rng.sample(slots, min(len(slots), 6)):
+            busy_start = slot.start - service.buffer_before
+            busy_end = slot.end + service.buffer_after
+            if Appointment.objects.filter(
+                practitioner_id=slot.practitioner_id, busy_start__lt=busy_end, busy_end__gt=busy_start
+            ).exists():
+                continue
+            Appointment.objects.create(
+                organisation=org,
+                location_id=slot.location_id,
+                practitioner_id=slot.practitioner_id,
+                patient=rng.choice(patients),
+                service=service,
+                start=slot.start,
+                end=slot.end,
+                busy_start=busy_start,
+                busy_end=busy_end,
+                status=rng.choice([Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED]),
+            )
+
+
 @dataclass(frozen=True)
 class SeedResult:
     organisation: Organisation
@@ -233,4 +361,6 @@ def seed(password: str | None = None) -> SeedResult:
         patient_user = _person(org, locations, DEMO_PATIENT, password)
         logins.append((DEMO_PATIENT.email, DEMO_PATIENT.full_name, str(Role.PATIENT.label)))
         added = _patients(org, patient_user)
+        _calendar(org, locations)
+        _appointments(org)
     return SeedResult(organisation=org, logins=logins, patients_added=added)

@@ -1,0 +1,335 @@
+"""Calendar and booking API: locations, practitioners, services, reasons, slots, appointments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import AwareDatetime, Field
+
+from kabinet.core import tenancy
+from kabinet.core.exceptions import Invalid, NotAllowed
+from kabinet.core.idempotency import run_once
+from kabinet.core.models import Location, Member, Organisation
+from kabinet.patients.selectors import patient_get
+from kabinet.scheduling import selectors, services
+from kabinet.scheduling.models import Appointment, Service
+
+router = Router(tags=["calendar"])
+
+
+def _organisation(request: HttpRequest) -> Organisation:
+    organisation = tenancy.current_organisation(request)
+    if organisation is None:
+        raise NotAllowed()
+    return organisation
+
+
+class LocationOut(Schema):
+    id: int
+    name: str
+    address: str
+    time_zone: str
+
+
+class PractitionerOut(Schema):
+    id: int
+    name: str
+    title: str
+    specialties: list[str]
+    locations: list[int]
+    services: list[int]
+
+
+class ServiceOut(Schema):
+    id: int
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    grid_minutes: int
+    price: Decimal
+    colour: str
+    online_bookable: bool
+    practitioners: list[int]
+
+
+class ReasonOut(Schema):
+    id: int
+    kind: str
+    name: str
+
+
+class SlotOut(Schema):
+    start: datetime
+    end: datetime
+    practitioner: int
+    location: int
+
+
+class SlotFilter(Schema):
+    service: int
+    start: date
+    end: date
+    practitioner: int | None = None
+    location: int | None = None
+
+
+class AppointmentIn(Schema):
+    patient: int
+    practitioner: int
+    service: int
+    start: AwareDatetime
+    location: int | None = None
+    note: str = Field("", max_length=5000)
+    overbook: bool = False
+
+
+class AppointmentPatch(Schema):
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    practitioner: int | None = None
+    location: int | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class StatusIn(Schema):
+    status: Appointment.Status
+    reason: int | None = None
+    reason_note: str = Field("", max_length=500)
+
+
+class CancelIn(Schema):
+    reason: int
+    note: str = Field("", max_length=500)
+
+
+class AppointmentOut(Schema):
+    id: int
+    status: str
+    start: datetime
+    end: datetime
+    practitioner: int
+    practitioner_name: str
+    service: int
+    service_name: str
+    patient: int
+    patient_name: str
+    location: int
+    room: int | None
+    note: str
+    is_overbooked: bool
+    source: str
+    reason: int | None
+    reason_note: str
+    colour: str
+
+
+class AppointmentFilterIn(Schema):
+    start: AwareDatetime
+    end: AwareDatetime
+    practitioner: int | None = None
+    location: int | None = None
+    status: Appointment.Status | None = None
+    service: int | None = None
+
+
+def appointment_out(a: Appointment) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "status": a.status,
+        "start": a.start,
+        "end": a.end,
+        "practitioner": a.practitioner_id,
+        "practitioner_name": str(a.practitioner.user),
+        "service": a.service_id,
+        "service_name": a.service.display_name(),
+        "patient": a.patient_id,
+        "patient_name": str(a.patient),
+        "location": a.location_id,
+        "room": a.room_id,
+        "note": a.note,
+        "is_overbooked": a.is_overbooked,
+        "source": a.source,
+        "reason": a.reason_id,
+        "reason_note": a.reason_note,
+        "colour": a.service.colour,
+    }
+
+
+@router.get("/locations", response=list[LocationOut], summary="Locations of the caller's clinic")
+def list_locations(request: HttpRequest) -> Any:
+    return selectors.locations_for(organisation=_organisation(request))
+
+
+@router.get("/practitioners", response=list[PractitionerOut], summary="Doctors of the caller's clinic")
+def list_practitioners(request: HttpRequest, location: int | None = None, service: int | None = None) -> Any:
+    members = selectors.practitioners_for(organisation=_organisation(request), location_id=location, service_id=service)
+    return [
+        {
+            "id": m.pk,
+            "name": str(m.user),
+            "title": m.title,
+            "specialties": [s.name for s in m.specialties.all()],
+            "locations": [loc.pk for loc in m.locations.all()],
+            "services": [s.pk for s in m.services.all()],
+        }
+        for m in members
+    ]
+
+
+@router.get("/services", response=list[ServiceOut], summary="Services (patients see online-bookable ones)")
+def list_services(request: HttpRequest) -> Any:
+    return [
+        {
+            **{f: getattr(s, f) for f in ServiceOut.model_fields if f not in ("name", "practitioners")},
+            "name": s.display_name(),
+            "practitioners": [m.pk for m in s.practitioners.all()],
+        }
+        for s in selectors.services_for(user=request.user, organisation=_organisation(request))
+    ]
+
+
+@router.get("/reasons", response=list[ReasonOut], summary="Cancellation and no-show reasons")
+def list_reasons(request: HttpRequest, kind: str | None = None) -> Any:
+    return [
+        {"id": r.pk, "kind": r.kind, "name": r.display_name()}
+        for r in selectors.reasons_for(organisation=_organisation(request), kind=kind)
+    ]
+
+
+@router.get("/slots", response=list[SlotOut], summary="Free slots for a service")
+def list_slots(request: HttpRequest, filters: Query[SlotFilter]) -> Any:
+    query = selectors.SlotQuery(
+        service_id=filters.service,
+        start=filters.start,
+        end=filters.end,
+        practitioner_id=filters.practitioner,
+        location_id=filters.location,
+    )
+    slots = selectors.slots_for(user=request.user, organisation=_organisation(request), query=query)
+    return [
+        {"start": s.start, "end": s.end, "practitioner": s.practitioner_id, "location": s.location_id} for s in slots
+    ]
+
+
+def _member(organisation: Organisation, member_id: int, field: str) -> Member:
+    member = Member.objects.filter(pk=member_id, organisation=organisation).first()
+    if member is None:
+        raise Invalid(errors={field: ["Unknown doctor."]})
+    return member
+
+
+def _location(organisation: Organisation, location_id: int) -> Location:
+    location = Location.objects.filter(pk=location_id, organisation=organisation).first()
+    if location is None:
+        raise Invalid(errors={"location": ["Unknown location."]})
+    return location
+
+
+@router.post(
+    "/appointments",
+    response={201: AppointmentOut},
+    summary="Book an appointment",
+    description="Send an `Idempotency-Key` header to make retries safe: a repeat returns the first result. "
+    "409 `slot_taken` when the time is no longer free.",
+)
+def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
+    organisation = _organisation(request)
+
+    def book() -> tuple[int, dict[str, Any]]:
+        service = Service.objects.filter(pk=payload.service, organisation=organisation).first()
+        if service is None:
+            raise Invalid(errors={"service": ["Unknown service."]})
+        try:
+            patient = patient_get(user=request.user, patient_id=payload.patient, organisation=organisation)
+        except Exception as exc:
+            raise Invalid(errors={"patient": ["Unknown patient."]}) from exc
+        appointment = services.appointment_book(
+            actor=request.user,
+            patient=patient,
+            practitioner=_member(organisation, payload.practitioner, "practitioner"),
+            service=service,
+            start=payload.start,
+            location=_location(organisation, payload.location) if payload.location else None,
+            note=payload.note,
+            overbook=payload.overbook,
+            source=Appointment.Source.API,
+        )
+        body = AppointmentOut.model_validate(appointment_out(appointment)).model_dump(mode="json")
+        return 201, body
+
+    status, body = run_once(request, "appointments.create", book)
+    return Status(status, body)
+
+
+@router.get("/appointments", response=list[AppointmentOut], summary="Appointments in a period")
+def list_appointments(request: HttpRequest, filters: Query[AppointmentFilterIn]) -> Any:
+    flt = selectors.AppointmentFilter(
+        start=filters.start,
+        end=filters.end,
+        practitioner_id=filters.practitioner,
+        location_id=filters.location,
+        status=filters.status,
+        service_id=filters.service,
+    )
+    return [
+        appointment_out(a)
+        for a in selectors.appointments_list(user=request.user, organisation=_organisation(request), filters=flt)
+    ]
+
+
+@router.get("/appointments/{appointment_id}", response=AppointmentOut, summary="One appointment")
+def get_appointment(request: HttpRequest, appointment_id: int) -> Any:
+    return appointment_out(
+        selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    )
+
+
+@router.patch("/appointments/{appointment_id}", response=AppointmentOut, summary="Move, resize or edit the note")
+def patch_appointment(request: HttpRequest, appointment_id: int, payload: AppointmentPatch) -> Any:
+    appointment = selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    organisation = appointment.organisation
+    if any(v is not None for v in (payload.start, payload.end, payload.practitioner, payload.location)):
+        appointment = services.appointment_move(
+            actor=request.user,
+            appointment=appointment,
+            start=payload.start,
+            end=payload.end,
+            practitioner=_member(organisation, payload.practitioner, "practitioner") if payload.practitioner else None,
+            location=_location(organisation, payload.location) if payload.location else None,
+        )
+    if payload.note is not None:
+        appointment = services.appointment_update_note(actor=request.user, appointment=appointment, note=payload.note)
+    return appointment_out(
+        selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment.pk)
+    )
+
+
+@router.post("/appointments/{appointment_id}/status", response=AppointmentOut, summary="Change the status")
+def set_status(request: HttpRequest, appointment_id: int, payload: StatusIn) -> Any:
+    appointment = selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    services.appointment_set_status(
+        actor=request.user,
+        appointment=appointment,
+        status=payload.status,
+        reason_id=payload.reason,
+        reason_note=payload.reason_note,
+    )
+    return appointment_out(
+        selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    )
+
+
+@router.post("/appointments/{appointment_id}/cancel", response=AppointmentOut, summary="Cancel with a reason")
+def cancel(request: HttpRequest, appointment_id: int, payload: CancelIn) -> Any:
+    appointment = selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    services.appointment_cancel(
+        actor=request.user, appointment=appointment, reason_id=payload.reason, note=payload.note
+    )
+    return appointment_out(
+        selectors.appointment_get(user=request.user, organisation=None, appointment_id=appointment_id)
+    )

@@ -1,0 +1,16 @@
+"""App config for kabinet.scheduling: services, shifts, time off, slots, appointments."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SchedulingConfig(AppConfig):
+    name = "kabinet.scheduling"
+    label = "scheduling"
+    verbose_name = _("Calendar")
+
+    def ready(self) -> None:
+        from kabinet.core import realtime
+        from kabinet.scheduling.selectors import calendar_topic_group
+
+        realtime.register_topic("calendar", calendar_topic_group)

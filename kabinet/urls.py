@@ -12,6 +12,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("accounts/", include("kabinet.accounts.urls")),
     path("audit/", include("kabinet.audit.urls")),
+    path("calendar/", include("kabinet.scheduling.urls")),
     path("my/", include("kabinet.portal.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("manifest.webmanifest", core_views.manifest, name="manifest"),

@@ -1,56 +1,47 @@
-"""`make bench`: run every benchmark in bench/ (files named bench_*.py), print one table, write JSON results.
+"""`make bench`: run every benchmark (bench/bench_*.py, each in its own process), then print one table.
 
-Each benchmark module defines `run() -> dict` returning {"name": ..., "figures": {...}, "targets": {...}}; the
-runner writes bench/results/<name>.json and a summary table. Benchmarks measure; unit tests never time anything.
+Each benchmark writes bench/results/<name>.json with {"name", "figures", "targets", "machine", ...}.
+`python bench/run.py race` runs only the benchmarks whose file name contains "race".
+Benchmarks measure; unit tests never time anything.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
 
 
-def machine() -> dict[str, Any]:
-    import os
-
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
-
-
 def main(selected: list[str]) -> int:
-    RESULTS.mkdir(exist_ok=True)
-    modules = sorted(BENCH_DIR.glob("bench_*.py"))
+    scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if selected:
-        modules = [m for m in modules if any(s in m.stem for s in selected)]
+        scripts = [s for s in scripts if any(word in s.stem for word in selected)]
+    failed = []
+    started = time.time()
+    for script in scripts:
+        print(f"--- {script.stem}", flush=True)
+        if subprocess.run([sys.executable, str(script)], cwd=BENCH_DIR.parent).returncode != 0:
+            failed.append(script.stem)
     rows = []
-    for path in modules:
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        started = time.perf_counter()
-        result = module.run()
-        result["machine"] = machine()
-        result["duration_s"] = round(time.perf_counter() - started, 2)
-        result["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        (RESULTS / f"{result['name']}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    for path in sorted(RESULTS.glob("*.json")):
+        if path.stat().st_mtime < started:
+            continue
+        result = json.loads(path.read_text())
         for key, value in result["figures"].items():
-            rows.append((result["name"], key, value, result.get("targets", {}).get(key, "")))
-    if not rows:
-        print("no benchmarks found")
-        return 0
-    width = max(len(f"{r[0]}.{r[1]}") for r in rows)
-    print(f"{'benchmark':<{width}}  {'value':>12}  target")
-    for name, key, value, target in rows:
-        print(f"{name + '.' + key:<{width}}  {value!s:>12}  {target}")
-    return 0
+            rows.append((f"{result['name']}.{key}", value, result.get("targets", {}).get(key, "")))
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        print(f"\n{'figure':<{width}}  {'value':>12}  target")
+        for name, value, target in rows:
+            print(f"{name:<{width}}  {value!s:>12}  {target}")
+    if failed:
+        print("failed:", ", ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from kabinet.audit.models import AuditEvent
 from kabinet.core import permissions
 from kabinet.core.exceptions import NotAllowed
-from kabinet.core.models import Organisation
+from kabinet.core.models import Member, Organisation
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,14 @@ def audit_events(*, user: Any, organisation: Organisation, filters: AuditFilter)
     """Events of the organisation (and events about its staff's own accounts), newest first."""
     if not permissions.can_view_audit(user, organisation):
         raise NotAllowed()
-    qs = AuditEvent.objects.filter(organisation=organisation).select_related("actor")
+    # Account events (logins, password changes) carry no organisation: show those about this clinic's members.
+    member_ids = (
+        Member.objects.filter(organisation=organisation)
+        .annotate(uid=Cast("user_id", output_field=CharField()))
+        .values("uid")
+    )
+    about_members = Q(organisation__isnull=True, object_type="accounts.user", object_id__in=member_ids)
+    qs = AuditEvent.objects.filter(Q(organisation=organisation) | about_members).select_related("actor")
     if filters.patient_id is not None:
         qs = qs.filter(patient_id=filters.patient_id)
     if filters.actor:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from kabinet.core.exceptions import Conflict, Invalid
 from kabinet.core.models import Room
-from kabinet.scheduling.models import Appointment, Service, Shift, TimeOff
+from kabinet.scheduling.models import Appointment, Service, Shift, ShiftBreak, TimeOff
 
 Interval = tuple[datetime, datetime]
 
@@ -35,9 +35,18 @@ class Slot:
     location_id: int
 
 
+@dataclass(frozen=True)
+class ShiftSpan:
+    id: int
+    practitioner_id: int
+    location_id: int
+    start: datetime
+    end: datetime
+
+
 @dataclass
 class _ShiftInfo:
-    shift: Shift
+    shift: ShiftSpan
     breaks: list[Interval]
     allowed_service_ids: set[int]
 
@@ -64,19 +73,25 @@ def load_calendar(
 ) -> Calendar:
     ids = list(practitioner_ids)
     cal = Calendar()
-    shifts = Shift.objects.filter(practitioner_id__in=ids, start__lt=end, end__gt=start).prefetch_related(
-        "breaks", "allowed_services"
-    )
+    # Plain tuples, not model instances: this runs for every slot search and must stay cheap with many shifts.
+    shifts = Shift.objects.filter(practitioner_id__in=ids, start__lt=end, end__gt=start)
     if location_id is not None:
         shifts = shifts.filter(location_id=location_id)
-    for shift in shifts:
-        cal.shifts[shift.practitioner_id].append(
-            _ShiftInfo(
-                shift=shift,
-                breaks=[(b.start, b.end) for b in shift.breaks.all()],
-                allowed_service_ids={s.pk for s in shift.allowed_services.all()},
-            )
-        )
+    infos: dict[int, _ShiftInfo] = {}
+    for shift_id, pid, loc_id, s_start, s_end in shifts.values_list(
+        "id", "practitioner_id", "location_id", "start", "end"
+    ):
+        info = _ShiftInfo(shift=ShiftSpan(shift_id, pid, loc_id, s_start, s_end), breaks=[], allowed_service_ids=set())
+        infos[shift_id] = info
+        cal.shifts[pid].append(info)
+    if infos:
+        for shift_id, b_start, b_end in ShiftBreak.objects.filter(shift__in=shifts).values_list(
+            "shift_id", "start", "end"
+        ):
+            infos[shift_id].breaks.append((b_start, b_end))
+        through = Shift.allowed_services.through
+        for shift_id, service_id in through.objects.filter(shift__in=shifts).values_list("shift_id", "service_id"):
+            infos[shift_id].allowed_service_ids.add(service_id)
     for pid, off_start, off_end in TimeOff.objects.filter(
         practitioner_id__in=ids, start__lt=end, end__gt=start
     ).values_list("practitioner_id", "start", "end"):
@@ -124,6 +139,25 @@ def _service_allowed(info: _ShiftInfo, service: Service) -> bool:
     return not info.allowed_service_ids or service.pk in info.allowed_service_ids
 
 
+def _subtract(window: Interval, blocked: list[Interval]) -> list[Interval]:
+    """`window` minus the union of `blocked` (sorted by start), as sorted free intervals."""
+    free: list[Interval] = []
+    cursor, end = window
+    for b_start, b_end in blocked:
+        if b_end <= cursor:
+            continue
+        if b_start >= end:
+            break
+        if b_start > cursor:
+            free.append((cursor, b_start))
+        cursor = max(cursor, b_end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        free.append((cursor, end))
+    return free
+
+
 def free_slots(
     *,
     service: Service,
@@ -133,7 +167,11 @@ def free_slots(
     not_before: datetime,
     location_id: int | None = None,
 ) -> list[Slot]:
-    """Free starts on the service's grid for any of the practitioners, in [start, end), sorted by time."""
+    """Free starts on the service's grid for any of the practitioners, in [start, end), sorted by time.
+
+    Per shift: subtract breaks, time off and busy time (sorted once) from the shift, then walk the grid through
+    each free interval, so the cost grows with shifts and slots, not with shifts × appointments.
+    """
     ids = list(practitioner_ids)
     cal = load_calendar(
         practitioner_ids=ids,
@@ -143,28 +181,28 @@ def free_slots(
         room_kind=service.room_kind,
     )
     grid = timedelta(minutes=service.grid_minutes)
+    before, after, duration = service.buffer_before, service.buffer_after, service.duration
+    earliest = max(start, not_before)
     slots: list[Slot] = []
     for pid in ids:
-        blocked = cal.time_off.get(pid, []) + cal.busy.get(pid, [])
+        blocked_all = sorted(cal.time_off.get(pid, []) + cal.busy.get(pid, []))
         for info in cal.shifts.get(pid, []):
             if not _service_allowed(info, service):
                 continue
             shift = info.shift
-            candidate = shift.start
-            while candidate < end:
-                busy = _busy_interval(service, candidate)
-                if busy[1] > shift.end:
-                    break
-                if (
-                    candidate >= start
-                    and candidate >= not_before
-                    and busy[0] >= shift.start
-                    and not _overlaps(busy, info.breaks)
-                    and not _overlaps(busy, blocked)
-                    and (not service.room_kind or free_room(cal, shift.location_id, busy) is not None)
-                ):
-                    slots.append(Slot(candidate, candidate + service.duration, pid, shift.location_id))
-                candidate += grid
+            if shift.end <= earliest or shift.start >= end:
+                continue
+            blocked = sorted(info.breaks + [b for b in blocked_all if b[0] < shift.end and b[1] > shift.start])
+            for free_start, free_end in _subtract((shift.start, shift.end), blocked):
+                # First grid point whose busy interval starts inside this free interval and not too early.
+                lowest = max(free_start + before, earliest)
+                steps = -((shift.start - lowest) // grid)  # ceil((lowest - shift.start) / grid)
+                candidate = shift.start + steps * grid
+                while candidate < end and candidate + duration + after <= free_end:
+                    busy = (candidate - before, candidate + duration + after)
+                    if not service.room_kind or free_room(cal, shift.location_id, busy) is not None:
+                        slots.append(Slot(candidate, candidate + duration, pid, shift.location_id))
+                    candidate += grid
     slots.sort(key=lambda s: (s.start, s.practitioner_id))
     return slots
 

@@ -90,3 +90,14 @@ def test_anonymous_is_sent_to_login() -> None:
     response = Client().get("/audit/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_account_events_of_members_are_shown_but_not_those_of_other_clinics(admin_user, outsider, login_client) -> None:
+    from kabinet.accounts.services import login_succeeded
+
+    login_succeeded(user=admin_user)
+    login_succeeded(user=outsider)
+    page = login_client(admin_user).get("/audit/", {"action": "account.login"}).content.decode()
+    assert page.count("<code>account.login</code>") == 1
+    assert "Alice Admin" in page and "Charlie" not in page

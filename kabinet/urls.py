@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from kabinet.api import api, api_not_found
 from kabinet.core import views as core_views
+from kabinet.portal.urls import booking_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("audit/", include("kabinet.audit.urls")),
     path("calendar/", include("kabinet.scheduling.urls")),
     path("my/", include("kabinet.portal.urls")),
+    path("book/", include(booking_urlpatterns)),
     path("healthz", core_views.healthz, name="healthz"),
     path("manifest.webmanifest", core_views.manifest, name="manifest"),
     path("sw.js", core_views.service_worker, name="service_worker"),

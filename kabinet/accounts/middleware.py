@@ -11,8 +11,20 @@ from django.utils import translation
 from kabinet.accounts.models import User
 from kabinet.core import permissions
 
-# Paths a user who still owes a second factor may reach.
-_TWO_FACTOR_EXEMPT = ("/accounts/", "/static/", "/i18n/", "/healthz", "/manifest", "/sw.js", "/my/sw.js")
+# Paths a user who still owes a second factor may reach. Only the pages of the 2FA step itself: the other account
+# pages (API tokens above all) would give a way round the second factor.
+_TWO_FACTOR_EXEMPT = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/2fa/",
+    "/accounts/language/",
+    "/static/",
+    "/i18n/",
+    "/healthz",
+    "/manifest",
+    "/sw.js",
+    "/my/sw.js",
+)
 
 
 def two_factor_pending(request: HttpRequest) -> bool:

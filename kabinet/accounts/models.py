@@ -27,6 +27,9 @@ def normalize_phone(value: str | None, region: str | None = None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
+    if value.startswith("00"):
+        # "00" is the international call prefix in most of Europe: 00359... is +359...
+        value = "+" + value[2:]
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -34,6 +37,17 @@ def normalize_phone(value: str | None, region: str | None = None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(_("Enter a valid phone number with the country code, e.g. +359..."), "phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_login(value: str | None) -> str:
+    """One spelling for what was typed as a login: a lower-case email, an E.164 phone, else the trimmed text."""
+    value = (value or "").strip()
+    if "@" in value:
+        return normalize_email(value) or ""
+    try:
+        return normalize_phone(value) or ""
+    except ValidationError:
+        return value.lower()
 
 
 def keyed_hash(value: str) -> str:

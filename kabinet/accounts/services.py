@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +13,14 @@ from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kabinet.accounts import ratelimit
-from kabinet.accounts.models import ApiToken, OneTimeCode, User, normalize_email
+from kabinet.accounts.models import ApiToken, OneTimeCode, User, normalize_email, normalize_login
 from kabinet.audit.services import record
 from kabinet.core.exceptions import Invalid, NotFound
 
@@ -33,10 +35,10 @@ class InvalidCredentials(Invalid):
 
 
 def _login_key(login: str) -> str:
-    login = (login or "").strip().lower()
     user = User.objects.get_by_login(login)
-    # Count per account when it exists (any spelling of the phone), else per what was typed: same limits either way.
-    return f"user:{user.pk}" if user else f"login:{login}"
+    # Count per account when it exists, else per the normalised login: any spelling of an email or phone counts
+    # together either way, so the limits cannot tell an existing account from an unknown one.
+    return f"user:{user.pk}" if user else f"login:{normalize_login(login)}"
 
 
 def login_check(*, login: str, password: str, ip: str | None) -> User:
@@ -101,26 +103,36 @@ def one_time_code_issue(*, user: User, purpose: str) -> str:
     return code
 
 
-def _one_time_code_consume(*, user: User | None, purpose: str, code: str) -> None:
-    """Mark the user's live code as used if `code` matches; count a failed try otherwise."""
+def _one_time_code_redeem(*, user: User | None, purpose: str, code: str, then: Callable[[User], None]) -> User:
+    """Use the user's live code and run `then(user)` in one transaction, so when `then` refuses (a weak password)
+    the code stays usable. A wrong code counts a failed try; that count is written after the rollback, or it
+    would be undone with it and the ONE_TIME_CODE_MAX_ATTEMPTS limit would never bite."""
     error = Invalid(_("The code is not valid or has expired. Request a new one."), code="invalid_code")
     if user is None:
         raise error
-    now = timezone.now()
-    live = (
-        OneTimeCode.objects.select_for_update()
-        .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now)
-        .order_by("-created_at")
-        .first()
-    )
-    if live is None or not live.is_usable(now):
-        raise error
-    if not secrets.compare_digest(live.code_hash, _code_hash(user, purpose, code)):
-        live.failed_attempts += 1
-        live.save(update_fields=["failed_attempts"])
-        raise error
-    live.used_at = now
-    live.save(update_fields=["used_at"])
+    wrong_code_id: int | None = None
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            live = (
+                OneTimeCode.objects.select_for_update()
+                .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now)
+                .order_by("-created_at")
+                .first()
+            )
+            if live is None or not live.is_usable(now):
+                raise error
+            if not secrets.compare_digest(live.code_hash, _code_hash(user, purpose, code)):
+                wrong_code_id = live.pk
+                raise error
+            live.used_at = now
+            live.save(update_fields=["used_at"])
+            then(user)
+    except Invalid:
+        if wrong_code_id is not None:
+            OneTimeCode.objects.filter(pk=wrong_code_id).update(failed_attempts=F("failed_attempts") + 1)
+        raise
+    return user
 
 
 def _send_code_email(user: User, template: str, code: str) -> None:
@@ -157,21 +169,24 @@ def _validate_password(user: User, password: str) -> None:
 
 
 def _set_password(user: User, password: str) -> None:
-    """Set the password and end every other way in: old sessions fail their auth hash; tokens are revoked."""
+    """Set the password and end every other way in: old sessions fail their auth hash; tokens are revoked.
+    The account's failed-login count starts afresh (the lock-out page sends people to the password reset)."""
     user.set_password(password)
     user.save(update_fields=["password"])
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ratelimit.clear(LOGIN_ACCOUNT_SCOPE, f"user:{user.pk}")
 
 
 def password_reset_confirm(*, login: str, code: str, new_password: str) -> User:
-    with transaction.atomic():
-        user = User.objects.get_by_login(login)
-        _one_time_code_consume(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code)
-        assert user is not None
+    """Set a new password with the reset code: single use, expiring, at most ONE_TIME_CODE_MAX_ATTEMPTS tries."""
+
+    def reset(user: User) -> None:
         _validate_password(user, new_password)
         _set_password(user, new_password)
         record(actor=user, action="account.password_reset", obj=user)
-    return user
+
+    user = User.objects.get_by_login(login)
+    return _one_time_code_redeem(user=user, purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, then=reset)
 
 
 def activation_start(*, actor: Any, user: User) -> str:
@@ -188,18 +203,18 @@ def activation_start(*, actor: Any, user: User) -> str:
 
 def account_activate(*, login: str, code: str, new_password: str) -> User:
     """Activate with the one-time code; the person sets their own password (none is ever generated)."""
-    with transaction.atomic():
-        user = User.objects.get_by_login(login)
-        if user is not None and not user.needs_activation:
-            user = None  # same answer as a wrong code
-        _one_time_code_consume(user=user, purpose=OneTimeCode.Purpose.ACTIVATION, code=code)
-        assert user is not None
+
+    def activate(user: User) -> None:
         _validate_password(user, new_password)
         _set_password(user, new_password)
         user.activated_at = timezone.now()
         user.save(update_fields=["activated_at"])
         record(actor=user, action="account.activated", obj=user)
-    return user
+
+    user = User.objects.get_by_login(login)
+    if user is not None and not user.needs_activation:
+        user = None  # same answer as a wrong code
+    return _one_time_code_redeem(user=user, purpose=OneTimeCode.Purpose.ACTIVATION, code=code, then=activate)
 
 
 def password_change(*, user: User, old_password: str, new_password: str) -> None:
@@ -215,8 +230,17 @@ def user_language_set(*, user: User, language: str) -> None:
     if language not in dict(settings.LANGUAGES):
         raise Invalid(errors={"language": [_("Unknown language.")]})
     if user.language != language:
-        user.language = language
-        user.save(update_fields=["language"])
+        before = user.language
+        with transaction.atomic():
+            user.language = language
+            user.save(update_fields=["language"])
+            record(
+                actor=user,
+                action="account.language_changed",
+                obj=user,
+                before={"language": before},
+                after={"language": language},
+            )
 
 
 # --- API tokens -------------------------------------------------------------------------------------------------

@@ -139,7 +139,12 @@ def _send_code_email(user: User, template: str, code: str) -> None:
     if not user.email:
         return
     with translation.override(user.language):
-        context = {"user": user, "code": code, "site_url": settings.SITE_URL}
+        context = {
+            "user": user,
+            "code": code,
+            "site_url": settings.SITE_URL,
+            "code_minutes": settings.PASSWORD_RESET_CODE_TTL_SECONDS // 60,
+        }
         subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
         body = render_to_string(f"accounts/email/{template}.txt", context)
     email = user.email

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -54,7 +56,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 login=form.cleaned_data["login"], password=form.cleaned_data["password"], ip=client_ip(request)
             )
         except RateLimited as exc:
-            form.add_error(None, _("Too many failed attempts. Wait 30 minutes or reset your password."))
+            minutes = settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
+            form.add_error(
+                None,
+                ngettext(
+                    "Too many failed attempts. Wait %(n)s minute or reset your password.",
+                    "Too many failed attempts. Wait %(n)s minutes or reset your password.",
+                    minutes,
+                )
+                % {"n": minutes},
+            )
             status = exc.status
         except DomainError as exc:
             _apply_errors(form, exc)
@@ -131,7 +142,9 @@ def password_change_view(request: AuthenticatedRequest) -> HttpResponse:
             _apply_errors(form, exc)
         else:
             update_session_auth_hash(request, request.user)
-            messages.success(request, _("Password changed. Other sessions and API tokens were signed out."))
+            messages.success(
+                request, _("Password changed. Your other sessions were signed out and your API tokens revoked.")
+            )
             return redirect("core:dashboard")
     return render(request, "accounts/password_change.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -146,9 +159,12 @@ def password_reset_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("Too many reset requests for this account. Try again in an hour."))
             status = exc.status
         else:
-            messages.info(request, _("If an account with this email or phone exists, we have sent it a code."))
+            messages.info(
+                request, _("If an account with this email or phone exists, we have sent a code to its email.")
+            )
             return redirect("accounts:password_reset_confirm")
-    return render(request, "accounts/password_reset.html", {"form": form}, status=status)
+    code_minutes = settings.PASSWORD_RESET_CODE_TTL_SECONDS // 60
+    return render(request, "accounts/password_reset.html", {"form": form, "code_minutes": code_minutes}, status=status)
 
 
 def _code_page(request: HttpRequest, *, template: str, action: Any, success: str) -> HttpResponse:

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import harness
@@ -25,7 +26,7 @@ def _book(clinic: harness.BenchClinic, count: int, rng: random.Random) -> None:
     taken: set[tuple[int, datetime]] = set(
         Appointment.objects.filter(organisation=clinic.org).values_list("practitioner_id", "start")
     )
-    rows = []
+    rows: list[Any] = []
     while len(rows) < count:
         doctor = rng.choice(clinic.doctors)
         day = rng.choice(clinic.days)

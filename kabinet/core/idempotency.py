@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from kabinet.core.exceptions import Conflict, Invalid
 from kabinet.core.models import IdempotentRequest
@@ -19,7 +20,7 @@ def key_of(request: HttpRequest) -> str | None:
     if not key:
         return None
     if len(key) > 200 or not key.isprintable():
-        raise Invalid(errors={HEADER: ["Use at most 200 printable characters."]}, code="bad_idempotency_key")
+        raise Invalid(errors={HEADER: [_("Use at most 200 printable characters.")]}, code="bad_idempotency_key")
     return key
 
 

@@ -85,7 +85,7 @@ def test_engine_matches_naive_reference(
     got = [
         s.start
         for s in free_slots(
-            service=service,  # type: ignore[arg-type]  (a stand-in with the same attributes)
+            service=service,  # type: ignore[arg-type]  # a stand-in with the same attributes
             practitioner_ids=[1],
             start=BASE - timedelta(days=1),
             end=BASE + timedelta(days=1),

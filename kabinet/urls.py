@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("kabinet.accounts.urls")),
     path("audit/", include("kabinet.audit.urls")),
     path("calendar/", include("kabinet.scheduling.urls")),
+    path("patients/", include("kabinet.patients.urls")),
     path("my/", include("kabinet.portal.urls")),
     path("book/", include(booking_urlpatterns)),
     path("healthz", core_views.healthz, name="healthz"),

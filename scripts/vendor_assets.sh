@@ -20,4 +20,31 @@ fetch() {  # fetch <npm spec> <dest dir> <file in package>...
 fetch "htmx.org@2" htmx dist/htmx.min.js
 fetch "htmx-ext-ws@2" htmx-ext-ws dist/ws.min.js
 fetch "@picocss/pico@2" pico css/pico.min.css
+# The standalone bundle of EventCalendar (MIT; resource columns are in its core, unlike FullCalendar's paid plugins).
+# The source map is kept because the minified file names it (collectstatic's manifest must find it). Its npm
+# package ships no licence file, so the upstream one (github.com/vkurko/calendar/blob/master/LICENSE) is written.
+fetch "@event-calendar/build@5" event-calendar dist/event-calendar.min.js dist/event-calendar.min.js.map dist/event-calendar.min.css
+[ -f "$dest/event-calendar/LICENSE" ] || cat > "$dest/event-calendar/LICENSE" <<'MIT'
+MIT License
+
+Copyright (c) 2021 vkurko
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+MIT
 echo "vendored into $dest:"; find "$dest" -type f | sort

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from kabinet.accounts.models import User
 from kabinet.core.models import Location, Member, MemberRole, Organisation, Role, Room, Specialty
-from kabinet.patients.models import Patient, Relationship
-from kabinet.scheduling.models import Appointment, BookingPolicy, Reason, Service, Shift, ShiftTemplate
+from kabinet.patients.models import Patient, PatientNote, PatientPhone, Relationship, Tag, TimelineEntry
+from kabinet.scheduling.models import Appointment, BookingPolicy, HourNorm, Reason, Service, Shift, ShiftTemplate
 from kabinet.scheduling.services import shift_create_from_template
 
 DEMO_SLUG = "demo"
@@ -217,6 +217,47 @@ def _patients(org: Organisation, demo_patient_user: User) -> int:
     return added
 
 
+DEMO_TAGS = [("VIP programme", "#b45309"), ("Dental plan", "#2563eb"), ("Recall in 6 months", "#7c3aed")]
+DEMO_NOTES = [
+    "Prefers appointments after 17:00.",
+    "Hard of hearing: speak slowly on the phone.",
+    "Asked for a quote for the full treatment plan.",
+]
+
+
+def _patient_extras(org: Organisation) -> None:
+    """Tags, primary phone rows, a few home phones and notes, so the patient list and card have something to show.
+    Runs once per organisation (the tags are the marker)."""
+    if Tag.objects.filter(organisation=org).exists():
+        return
+    tags = [Tag.objects.create(organisation=org, name=name, colour=colour) for name, colour in DEMO_TAGS]
+    patients = list(Patient.objects.filter(organisation=org).order_by("pk"))
+    PatientPhone.objects.bulk_create(
+        [PatientPhone(organisation=org, patient=p, number=p.phone, is_primary=True) for p in patients if p.phone],
+        ignore_conflicts=True,
+    )
+    through = Patient.tags.through
+    through.objects.bulk_create(
+        [through(patient_id=p.pk, tag_id=tags[i % len(tags)].pk) for i, p in enumerate(patients[::7])],
+        ignore_conflicts=True,
+    )
+    for i, patient in enumerate(patients[1:40:13]):
+        PatientPhone.objects.create(
+            organisation=org, patient=patient, number=f"+3592981{i:04d}", kind=PatientPhone.Kind.HOME
+        )
+        note = PatientNote.objects.create(organisation=org, patient=patient, text=DEMO_NOTES[i % len(DEMO_NOTES)])
+        TimelineEntry.objects.create(
+            organisation=org,
+            patient=patient,
+            kind=TimelineEntry.Kind.NOTE,
+            occurred_at=note.created_at,
+            title="Note",
+            body=note.text,
+            ref_type="patients.patientnote",
+            ref_id=str(note.pk),
+        )
+
+
 # (English, Russian, Bulgarian, minutes, price, colour, online, specialties performing it)
 SERVICES = [
     ("Consultation", "Консультация", "Консултация", 30, "60.00", "#0f766e", True, None),
@@ -253,7 +294,7 @@ SCHEDULE_DAYS_BACK, SCHEDULE_DAYS_AHEAD = 7, 28
 
 
 def _calendar(org: Organisation, locations: list[Location]) -> None:
-    """Services, reasons, shift templates and weekday shifts around today for every doctor."""
+    """Services, reasons, shift templates, weekday shifts around today and monthly hour norms for every doctor."""
     BookingPolicy.objects.get_or_create(organisation=org)
     for kind, en, ru, bg in REASONS:
         Reason.objects.get_or_create(organisation=org, kind=kind, name=en, defaults={"name_ru": ru, "name_bg": bg})
@@ -302,6 +343,31 @@ def _calendar(org: Organisation, locations: list[Location]) -> None:
             if Shift.objects.filter(practitioner=doctor, start__lt=end, end__gt=start).exists():
                 continue
             shift_create_from_template(actor=None, practitioner=doctor, location=location, day=day, template=template)
+    _hour_norms(org, doctors, today)
+
+
+NORM_MINUTES_PER_WEEKDAY = 5 * 60
+
+
+def _hour_norms(org: Organisation, doctors: list[Member], today: date) -> None:
+    """Last, this and next month's norm for every doctor: five hours a weekday, about what the demo shifts give, so
+    the schedule page shows both surpluses and deficits carried over."""
+    this_month = today.replace(day=1)
+    months = [
+        (this_month - timedelta(days=1)).replace(day=1),
+        this_month,
+        (this_month + timedelta(days=32)).replace(day=1),
+    ]
+    for month in months:
+        following = (month + timedelta(days=32)).replace(day=1)
+        weekdays = sum(1 for i in range((following - month).days) if (month + timedelta(days=i)).weekday() < 5)
+        for doctor in doctors:
+            HourNorm.objects.get_or_create(
+                organisation=org,
+                practitioner=doctor,
+                month=month,
+                defaults={"norm_minutes": weekdays * NORM_MINUTES_PER_WEEKDAY},
+            )
 
 
 def _appointments(org: Organisation) -> None:
@@ -361,6 +427,7 @@ def seed(password: str | None = None) -> SeedResult:
         patient_user = _person(org, locations, DEMO_PATIENT, password)
         logins.append((DEMO_PATIENT.email, DEMO_PATIENT.full_name, str(Role.PATIENT.label)))
         added = _patients(org, patient_user)
+        _patient_extras(org)
         _calendar(org, locations)
         _appointments(org)
     return SeedResult(organisation=org, logins=logins, patients_added=added)

@@ -1,15 +1,49 @@
-"""Reads of patients, scoped to who may see them: staff of the organisation, the patient, and their proxies."""
+"""Reads of patients, scoped to who may see them: staff of the organisation, the patient, and their proxies.
+
+Reading a patient's card or timeline writes a "patient.viewed" audit event here, in the selector, so that no page
+or API endpoint can show personal data without leaving a trace.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db import connection, transaction
+from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
 
+from kabinet.audit.services import record
 from kabinet.core import permissions
 from kabinet.core.exceptions import NotFound
-from kabinet.core.models import Organisation
-from kabinet.patients.models import Patient, Relationship
+from kabinet.core.models import Location, Member, Organisation, Role
+from kabinet.patients import filters
+from kabinet.patients.filters import PatientCriteria
+from kabinet.patients.models import (
+    Patient,
+    PatientEmail,
+    PatientNote,
+    PatientPhone,
+    Relationship,
+    Tag,
+    TimelineEntry,
+)
+from kabinet.patients.searchkeys import (
+    digits_of,
+    edit_distance,
+    fold,
+    query_variants,
+    typo_allowance,
+)
+
+TIMELINE_PAGE = 50
+FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most
+FUZZY_RESULTS = 200
+# pg_trgm word similarity at which a row becomes a candidate for the typo pass; low on purpose (a swapped pair of
+# letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
+TRIGRAM_THRESHOLD = 0.25
+FAMILY_DEPTH = 2  # parent → child → the child's other parent / siblings
 
 
 def own_patient_ids(user: Any) -> set[int]:
@@ -42,12 +76,394 @@ def patient_get(*, user: Any, patient_id: int, organisation: Organisation | None
     return patient
 
 
-def patient_search(*, user: Any, organisation: Organisation, query: str, limit: int = 20) -> QuerySet[Patient]:
-    qs = patients_visible_to(user, organisation)
-    for word in (query or "").split()[:4]:
-        digits = "".join(ch for ch in word if ch.isdigit())
-        condition = Q(family_name__icontains=word) | Q(given_name__icontains=word) | Q(email__icontains=word)
-        if len(digits) >= 3:
-            condition |= Q(phone__contains=digits)
-        qs = qs.filter(condition)
-    return qs.order_by("family_name", "given_name")[:limit]
+def patient_topic_group(user: Any, patient_id: int) -> str | None:
+    """Staff of the patient's organisation may follow the patient's timeline live (realtime topic "patient")."""
+    patient = Patient.objects.filter(pk=patient_id).only("organisation_id").first()
+    if patient is None or not permissions.is_staff_of(user, patient.organisation_id):
+        return None
+    return patient_group(patient_id)
+
+
+def patient_group(patient_id: int) -> str:
+    return f"patient.{patient_id}"
+
+
+# --- search ------------------------------------------------------------------------------------------------------
+
+
+class _WordSimilar(Lookup):
+    """`text %> word` (pg_trgm): some extent of `text` is similar to `word` above the session's threshold."""
+
+    lookup_name = "patients_word_similar"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} %%> {rhs}", (*lhs_params, *rhs_params)
+
+
+def _phone_variants(digits: str) -> list[str]:
+    """Digit strings to look for in E.164 numbers: as typed, without the international or national prefix."""
+    variants = {digits}
+    if digits.startswith("00"):
+        variants.add(digits[2:])
+    elif digits.startswith("0") and len(digits) > 3:
+        variants.add(digits[1:])  # 0888 123 456 (Bulgaria) → 888123456 inside +359888123456
+    if len(digits) == 11 and digits.startswith("8"):
+        variants.add("7" + digits[1:])  # 8 916 … (Russia) → +7 916 …
+    return sorted(variants, key=len)
+
+
+def _any_of(querysets: list[QuerySet[Any]]) -> Q:
+    """`pk IN (… UNION …)`: each arm can use its own index (trigram on phones and emails, the card number's unique
+    index); the equivalent OR of conditions on different columns makes PostgreSQL scan the whole clinic."""
+    first, *rest = [qs.order_by() for qs in querysets]  # no ORDER BY inside a UNION (the models have orderings)
+    return Q(pk__in=first.union(*rest) if rest else first)
+
+
+def _contact_ids(organisation: Organisation, *, digits: str = "", card: str = "", email: str = "") -> Q:
+    """Patients whose phones contain the digits (in any usual spelling), whose card number is `card` (with or
+    without leading zeros), or whose email addresses contain `email`."""
+    patients = Patient.objects.filter(organisation=organisation)
+    arms: list[QuerySet[Any]] = []
+    if card:
+        cards = {card, card.zfill(6), card.lstrip("0") or "0"} if card.isdigit() else {card}
+        arms.append(patients.filter(card_number__in=sorted(cards)).values("pk"))
+    if len(digits) >= 3:
+        for variant in _phone_variants(digits):
+            arms.append(patients.filter(phone__contains=variant).values("pk"))
+            phones = PatientPhone.objects.filter(organisation=organisation, number__contains=variant)
+            arms.append(phones.values("patient_id"))
+    if email:
+        arms.append(patients.filter(email__contains=email).values("pk"))
+        addresses = PatientEmail.objects.filter(organisation=organisation, address__contains=email)
+        arms.append(addresses.values("patient_id"))
+    return _any_of(arms)
+
+
+def _name_condition(word: str) -> Q:
+    condition = Q()
+    for variant in query_variants(word):
+        condition |= Q(search_text__contains=variant)
+    return condition
+
+
+def _as_date(text: str) -> date | None:
+    """A birth date typed as 31.12.1990, 31/12/1990 or 1990-12-31."""
+    for pattern in ("%d.%m.%Y", "%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class _ParsedQuery:
+    condition: Q
+    name_words: list[str]  # folded words matched against names (candidates for typo tolerance)
+    other: Q  # the phone / email / card parts, which must match exactly
+
+
+def _parse(text: str, organisation: Organisation) -> _ParsedQuery:
+    """One box: a phone in any format (or a fragment of it), an email, a card number, or words of a name."""
+    text = text.strip()
+    digits = digits_of(text)
+    birth_date = _as_date(text)
+    if birth_date is not None:
+        condition = Q(birth_date=birth_date)
+        return _ParsedQuery(condition, [], condition)
+    if digits and not any(ch.isalpha() for ch in text):
+        condition = _contact_ids(organisation, digits=digits, card=digits)
+        return _ParsedQuery(condition, [], condition)
+    condition, other, words = Q(), Q(), []
+    for token in text.split()[:6]:
+        if "@" in token:
+            part = _contact_ids(organisation, email=token.lower())
+            other &= part
+        elif token.isdigit():
+            part = _contact_ids(organisation, digits=token, card=token)
+            other &= part
+        else:
+            part = _name_condition(token)
+            if not part:
+                continue
+            words.append(fold(token))
+        condition &= part
+    return _ParsedQuery(condition, words, other)
+
+
+def _ordered_by(qs: QuerySet[Patient], pks: list[int]) -> QuerySet[Patient]:
+    order = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(pks)], output_field=IntegerField())
+    return qs.filter(pk__in=pks).annotate(match_rank=order).order_by("match_rank")
+
+
+def _word_distance(word: str, tokens: list[str]) -> int | None:
+    """The fewest edits that turn `word` into some token or the start of one (the person may type a prefix)."""
+    allowance = typo_allowance(word)
+    best: int | None = None
+    for variant in query_variants(word):
+        for token in tokens:
+            if variant in token:
+                return 0
+            if allowance == 0:
+                continue
+            lengths = range(max(1, len(variant) - allowance), len(variant) + allowance + 1)
+            for prefix in {token[:length] for length in lengths}:
+                distance = edit_distance(variant, prefix, allowance)
+                if distance <= allowance and (best is None or distance < best):
+                    best = distance
+    return best
+
+
+def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int, str]]:
+    """A bounded set of (pk, search_text) rows that might match the words with a typo or two."""
+    if connection.vendor == "postgresql":
+        condition = Q()
+        for word in words:
+            for variant in query_variants(word):
+                condition |= Q(_WordSimilar(F("search_text"), Value(variant)))
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
+            return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
+    # SQLite: names whose words start or end like a query word (a typo seldom hits both ends of a word).
+    condition = Q()
+    for word in words:
+        for variant in query_variants(word):
+            if len(variant) < 4:
+                continue
+            head, tail = variant[:2], variant[-2:]
+            condition |= Q(search_text__startswith=head) | Q(search_text__contains=" " + head)
+            condition |= Q(search_text__endswith=tail) | Q(search_text__contains=tail + " ")
+    if not condition:
+        return []
+    return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
+
+
+def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery) -> QuerySet[Patient]:
+    """Typo-tolerant pass: every name word within a small edit distance of some word of the name."""
+    base = qs.filter(parsed.other) if parsed.other else qs
+    scored: list[tuple[int, int]] = []
+    for pk, search_text in _fuzzy_candidates(base, parsed.name_words):
+        tokens = search_text.split()
+        total = 0
+        for word in parsed.name_words:
+            distance = _word_distance(word, tokens)
+            if distance is None:
+                break
+            total += distance
+        else:
+            scored.append((total, pk))
+    scored.sort()
+    return _ordered_by(qs, [pk for _, pk in scored[:FUZZY_RESULTS]])
+
+
+def patient_search(
+    *,
+    user: Any,
+    organisation: Organisation,
+    query: str = "",
+    criteria: PatientCriteria | None = None,
+) -> QuerySet[Patient]:
+    """Patients the user may see, narrowed by the criteria and the one-box query, best matches first.
+
+    Exact (substring) matches of every word come first; when there are none, names within one or two typing
+    mistakes per word are found (PostgreSQL narrows candidates with pg_trgm, SQLite by how words start and end;
+    both then check the edit distance in Python over at most FUZZY_CANDIDATES rows).
+    """
+    criteria = criteria or PatientCriteria(query=query)
+    text = (criteria.query or query).strip()
+    qs = filters.apply(patients_visible_to(user, organisation), criteria, organisation).prefetch_related("tags")
+    if not text:
+        return qs.order_by("family_name", "given_name", "pk")
+    parsed = _parse(text, organisation)
+    exact = qs.filter(parsed.condition)
+    if parsed.name_words:
+        first = query_variants(parsed.name_words[0])
+        starts = Q()
+        for variant in first:
+            starts |= Q(search_text__startswith=variant)
+        exact = exact.annotate(
+            match_rank=Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
+        ).order_by("match_rank", "family_name", "given_name", "pk")
+        if any(typo_allowance(w) for w in parsed.name_words) and not exact.exists():
+            return _fuzzy(qs, parsed)
+        return exact
+    return exact.order_by("family_name", "given_name", "pk")
+
+
+def search_page(qs: QuerySet[Patient], number: Any, per_page: int = 25) -> Page[Patient]:
+    return Paginator(qs, per_page).get_page(number)
+
+
+@dataclass
+class FilterChoices:
+    tags: list[Tag]
+    doctors: list[Member]
+    locations: list[Location]
+    services: list[Any]
+
+
+def filter_choices(*, organisation: Organisation) -> FilterChoices:
+    """Options for the search form's selects (four queries, whatever the size of the clinic)."""
+    tags = list(Tag.objects.filter(organisation=organisation).order_by("name"))
+    doctors: list[Member] = []
+    locations: list[Location] = []
+    services: list[Any] = []
+    source = filters.visit_source()
+    if source is not None:
+        doctors = list(
+            Member.objects.filter(organisation=organisation, is_active=True, roles__role=Role.DOCTOR)
+            .select_related("user")
+            .order_by("user__full_name")
+            .distinct()
+        )
+        locations = list(Location.objects.filter(organisation=organisation, is_active=True).order_by("name"))
+        services = list(source.service_model._default_manager.filter(organisation=organisation).order_by("name"))
+    return FilterChoices(tags=tags, doctors=doctors, locations=locations, services=services)
+
+
+# --- the card ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RelativeRow:
+    relationship: Relationship
+    other: Patient
+    kind: str  # what `other` is to the card's patient (Relationship.Kind)
+    label: str
+    other_is_proxy: bool  # `other` may act for the card's patient
+    patient_is_proxy: bool  # the card's patient may act for `other`
+
+
+@dataclass
+class PatientCard:
+    patient: Patient
+    phones: list[str]
+    phone_rows: list[PatientPhone]
+    emails: list[str]
+    email_rows: list[PatientEmail]
+    tags: list[Tag]
+    relatives: list[RelativeRow]
+    notes: list[PatientNote]
+    age: int | None
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+def family_ids(patient: Patient) -> set[int]:
+    """The patient and everyone linked to them within FAMILY_DEPTH steps (one query per step)."""
+    seen = {patient.pk}
+    frontier = {patient.pk}
+    for _ in range(FAMILY_DEPTH):
+        links = Relationship.objects.filter(Q(patient_id__in=frontier) | Q(relative_id__in=frontier)).values_list(
+            "patient_id", "relative_id"
+        )
+        found = {pk for pair in links for pk in pair} - seen
+        if not found:
+            break
+        seen |= found
+        frontier = found
+    return seen
+
+
+def _relatives(patient: Patient) -> list[RelativeRow]:
+    rows: list[RelativeRow] = []
+    links = Relationship.objects.filter(Q(patient=patient) | Q(relative=patient)).select_related("patient", "relative")
+    for link in links.order_by("pk"):
+        if link.patient_id == patient.pk:
+            kind = Relationship.Kind(link.kind)
+            rows.append(RelativeRow(link, link.relative, kind.value, str(kind.label), link.is_proxy, False))
+        else:
+            inverse = Relationship.INVERSE[Relationship.Kind(link.kind)]
+            rows.append(RelativeRow(link, link.patient, inverse.value, str(inverse.label), False, link.is_proxy))
+    return rows
+
+
+def _viewed(user: Any, patient: Patient, part: str) -> None:
+    record(actor=user, action="patient.viewed", obj=patient, patient=patient, after={"part": part})
+
+
+def patient_card(*, user: Any, patient_id: int, organisation: Organisation | None = None) -> PatientCard:
+    """Everything the card header and its relatives / notes / details tabs show; audited as a read.
+    The query count does not depend on the number of phones, relatives, notes or timeline entries."""
+    patient = (
+        patients_visible_to(user, organisation)
+        .filter(pk=patient_id)
+        .prefetch_related(
+            Prefetch("phones", queryset=PatientPhone.objects.order_by("-is_primary", "pk")),
+            Prefetch("emails", queryset=PatientEmail.objects.order_by("-is_primary", "pk")),
+            "tags",
+        )
+        .first()
+    )
+    if patient is None:
+        raise NotFound()
+    phone_rows = list(patient.phones.all())
+    email_rows = list(patient.emails.all())
+    # Patients created outside the services (portal sign-up, seeds) may have only the primary column filled.
+    phones = _merge_primary(patient.phone, [p.number for p in phone_rows])
+    emails = _merge_primary(patient.email, [e.address for e in email_rows])
+    family = family_ids(patient)
+    notes = list(
+        PatientNote.objects.filter(
+            Q(patient=patient) | Q(patient_id__in=family - {patient.pk}, scope=PatientNote.Scope.FAMILY)
+        )
+        .select_related("author", "patient")
+        .order_by("-created_at", "-pk")[:100]
+    )
+    _viewed(user, patient, "card")
+    return PatientCard(
+        patient=patient,
+        phones=phones,
+        phone_rows=phone_rows,
+        emails=emails,
+        email_rows=email_rows,
+        tags=list(patient.tags.all()),
+        relatives=_relatives(patient),
+        notes=notes,
+        age=patient.age(),
+        flags={
+            "allergies": patient.allergies,
+            "vip": patient.is_vip,
+            "special_notes": patient.special_notes,
+            # Filled in when the records and billing apps register what a patient is missing or owes.
+            "missing_documents": None,
+            "debt": None,
+        },
+    )
+
+
+def _merge_primary(primary: str, others: list[str]) -> list[str]:
+    merged = [primary] if primary else []
+    merged += [value for value in others if value != primary]
+    return merged
+
+
+def timeline_entries(*, user: Any, patient: Patient, kind: str = "", audit: bool = True) -> QuerySet[TimelineEntry]:
+    """The patient's timeline for staff of the patient's organisation, newest first, optionally one kind only.
+    Audited as a read unless the caller already recorded this view (the card records one event for the page)."""
+    if not permissions.is_staff_of(user, patient.organisation_id):
+        raise NotFound()
+    qs = TimelineEntry.objects.filter(patient=patient).select_related("actor").order_by("-occurred_at", "-pk")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if audit:
+        _viewed(user, patient, "timeline")
+    return qs
+
+
+def timeline(
+    *, user: Any, patient: Patient, kind: str = "", page: Any = 1, per_page: int = TIMELINE_PAGE, audit: bool = True
+) -> Page[TimelineEntry]:
+    """One page of `timeline_entries` (a count and a page query, whatever the length of the timeline)."""
+    entries = timeline_entries(user=user, patient=patient, kind=kind, audit=audit)
+    return Paginator(entries, per_page).get_page(page)
+
+
+def relative_candidates(*, user: Any, patient: Patient, query: str, limit: int = 10) -> list[Patient]:
+    """Patients of the same organisation a registrar may link as relatives (search by name, phone or card)."""
+    if len(query.strip()) < 2:
+        return []
+    found = patient_search(user=user, organisation=patient.organisation, query=query).exclude(pk=patient.pk)
+    return list(found[:limit])

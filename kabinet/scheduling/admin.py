@@ -1,4 +1,5 @@
-"""Back-office admin for services, shift templates, shifts, time off, reasons and booking policies.
+"""Back-office admin for services, shift templates, shifts, time off, hour norms, calendar feeds, reasons and
+booking policies.
 
 Appointments are read-only here: they change only through the calendar and the API (services), which check
 overlaps, write the audit log and update open calendars.
@@ -11,6 +12,8 @@ from django.contrib import admin
 from kabinet.scheduling.models import (
     Appointment,
     BookingPolicy,
+    CalendarFeed,
+    HourNorm,
     Reason,
     Service,
     Shift,
@@ -77,4 +80,27 @@ class AppointmentAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(HourNorm)
+class HourNormAdmin(admin.ModelAdmin):
+    list_display = ["practitioner", "month", "norm_minutes", "organisation"]
+    list_filter = ["organisation", "month"]
+    date_hierarchy = "month"
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Feeds are made and revoked on the schedule page (the address is shown once); here they can only be seen."""
+
+    list_display = ["practitioner", "created_at", "revoked_at", "last_fetched_at"]
+    list_filter = ["organisation"]
+    readonly_fields = ["organisation", "practitioner", "created_by", "created_at", "revoked_at", "last_fetched_at"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False

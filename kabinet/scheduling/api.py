@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
@@ -17,7 +18,7 @@ from kabinet.core.idempotency import run_once
 from kabinet.core.models import Location, Member, Organisation
 from kabinet.patients.selectors import patient_get
 from kabinet.scheduling import selectors, services
-from kabinet.scheduling.models import Appointment, Service
+from kabinet.scheduling.models import Appointment, Service, Shift, ShiftTemplate, TimeOff
 
 router = Router(tags=["calendar"])
 
@@ -228,14 +229,14 @@ def list_slots(request: HttpRequest, filters: Query[SlotFilter]) -> Any:
 def _member(organisation: Organisation, member_id: int, field: str) -> Member:
     member = Member.objects.filter(pk=member_id, organisation=organisation).first()
     if member is None:
-        raise Invalid(errors={field: ["Unknown doctor."]})
+        raise Invalid(errors={field: [_("Unknown doctor.")]})
     return member
 
 
 def _location(organisation: Organisation, location_id: int) -> Location:
     location = Location.objects.filter(pk=location_id, organisation=organisation).first()
     if location is None:
-        raise Invalid(errors={"location": ["Unknown location."]})
+        raise Invalid(errors={"location": [_("Unknown location.")]})
     return location
 
 
@@ -252,11 +253,11 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
     def book() -> tuple[int, dict[str, Any]]:
         service = Service.objects.filter(pk=payload.service, organisation=organisation).first()
         if service is None:
-            raise Invalid(errors={"service": ["Unknown service."]})
+            raise Invalid(errors={"service": [_("Unknown service.")]})
         try:
             patient = patient_get(user=request.user, patient_id=payload.patient, organisation=organisation)
         except Exception as exc:
-            raise Invalid(errors={"patient": ["Unknown patient."]}) from exc
+            raise Invalid(errors={"patient": [_("Unknown patient.")]}) from exc
         appointment = services.appointment_book(
             actor=request.user,
             patient=patient,
@@ -381,3 +382,258 @@ def list_shifts(request: HttpRequest, filters: Query[ShiftFilterIn]) -> Any:
         }
         for s in selectors.shifts_list(user=request.user, organisation=_organisation(request), filters=flt)
     ]
+
+
+# --- schedules: the month grid's changes, time off and hour norms (/schedule/…) ------------------------------------
+
+
+class ScheduleApplyIn(Schema):
+    location: int
+    practitioners: list[int] = Field(..., min_length=1, max_length=200)
+    days: list[date] = Field(..., min_length=1, max_length=62)
+    template: int | None = Field(None, description="A shift template; or give start_time, end_time and breaks.")
+    start_time: time | None = None
+    end_time: time | None = None
+    breaks: list[tuple[time, time]] = Field(default_factory=list, max_length=10)
+    on_conflict: Literal["refuse", "keep"] = Field(
+        "refuse",
+        description="`refuse`: change nothing when booked appointments would fall outside working time (409). "
+        "`keep`: leave those days as they are and change the others.",
+    )
+
+
+class ScheduleBreakOut(Schema):
+    start: datetime
+    end: datetime
+
+
+class ScheduleShiftOut(Schema):
+    id: int
+    practitioner: int
+    location: int
+    start: datetime
+    end: datetime
+    template: int | None
+    breaks: list[ScheduleBreakOut]
+
+
+class KeptCellOut(Schema):
+    practitioner: int
+    day: date
+
+
+class ScheduleChangeOut(Schema):
+    created: list[ScheduleShiftOut]
+    removed: int
+    kept: list[KeptCellOut]
+
+
+class ConflictingAppointmentOut(Schema):
+    id: int
+    start: datetime
+    end: datetime
+    practitioner: int
+    patient: int
+    patient_name: str
+    service: int
+    service_name: str
+
+
+class ScheduleConflictOut(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str
+    appointments: list[ConflictingAppointmentOut]
+
+
+class TimeOffIn(Schema):
+    practitioner: int
+    start: AwareDatetime
+    end: AwareDatetime
+    kind: TimeOff.Kind = TimeOff.Kind.VACATION
+
+
+class TimeOffOut(Schema):
+    id: int
+    practitioner: int
+    start: datetime
+    end: datetime
+    kind: str
+
+
+class NormFilterIn(Schema):
+    month: date = Field(..., description="Any day of the month.")
+    practitioner: int | None = None
+
+
+class NormIn(Schema):
+    practitioner: int
+    month: date = Field(..., description="Any day of the month.")
+    norm_minutes: int | None = Field(None, ge=0, le=31 * 24 * 60, description="null clears the month's norm.")
+
+
+class NormOut(Schema):
+    practitioner: int
+    month: date
+    norm_minutes: int | None
+    planned_minutes: int
+    worked_minutes: int
+    carry_in_minutes: int
+    balance_minutes: int | None
+
+
+def _schedule_conflict(request: HttpRequest, exc: services.ScheduleConflict) -> HttpResponse:
+    """409 problem+json listing the appointments that would be left outside working time."""
+    body = {
+        "type": f"https://kabinet.dev/problems/{exc.code}",
+        "title": "Conflict",
+        "status": 409,
+        "detail": str(exc.message),
+        "code": exc.code,
+        "instance": request.path,
+        "appointments": [
+            {
+                "id": a.pk,
+                "start": a.start,
+                "end": a.end,
+                "practitioner": a.practitioner_id,
+                "patient": a.patient_id,
+                "patient_name": str(a.patient),
+                "service": a.service_id,
+                "service_name": a.service.display_name(),
+            }
+            for a in exc.appointments
+        ],
+    }
+    return JsonResponse(body, status=409, content_type="application/problem+json")
+
+
+def _schedule_shift_out(shift: Shift) -> dict[str, Any]:
+    return {
+        "id": shift.pk,
+        "practitioner": shift.practitioner_id,
+        "location": shift.location_id,
+        "start": shift.start,
+        "end": shift.end,
+        "template": shift.template_id,
+        "breaks": [{"start": b.start, "end": b.end} for b in shift.breaks.all()],
+    }
+
+
+def _norm_out(summary: selectors.NormSummary) -> dict[str, Any]:
+    return {
+        "practitioner": summary.practitioner_id,
+        "month": summary.month,
+        "norm_minutes": summary.norm_minutes,
+        "planned_minutes": summary.planned_minutes,
+        "worked_minutes": summary.worked_minutes,
+        "carry_in_minutes": summary.carry_in_minutes,
+        "balance_minutes": summary.balance_minutes,
+    }
+
+
+@router.post(
+    "/schedule/shifts",
+    response={201: ScheduleChangeOut, 409: ScheduleConflictOut},
+    summary="Give doctors a shift on some days (template or custom hours)",
+    description="Each doctor gets exactly this shift on each day at the location, replacing that day's shifts "
+    "there. 409 `appointments_outside_working_time` lists booked appointments the change would strand. "
+    "Administrators and registrars.",
+)
+def apply_schedule_shifts(request: HttpRequest, payload: ScheduleApplyIn) -> Any:
+    organisation = _organisation(request)
+    location = _location(organisation, payload.location)
+    members = [_member(organisation, pid, "practitioners") for pid in dict.fromkeys(payload.practitioners)]
+    cells = services.cells_of(members, sorted(set(payload.days)))
+    try:
+        if payload.template is not None:
+            template = ShiftTemplate.objects.filter(pk=payload.template, organisation=organisation).first()
+            if template is None:
+                raise Invalid(errors={"template": [_("Unknown shift template.")]})
+            result = services.shifts_apply_template(
+                actor=request.user, location=location, cells=cells, template=template, on_conflict=payload.on_conflict
+            )
+        else:
+            if payload.start_time is None or payload.end_time is None:
+                raise Invalid(errors={"start_time": [_("Give a template, or start_time and end_time.")]})
+            pattern = services.ShiftPattern(
+                start_time=payload.start_time, end_time=payload.end_time, breaks=tuple(payload.breaks)
+            )
+            result = services.shifts_apply(
+                actor=request.user, location=location, cells=cells, pattern=pattern, on_conflict=payload.on_conflict
+            )
+    except services.ScheduleConflict as exc:
+        return _schedule_conflict(request, exc)
+    created = Shift.objects.filter(pk__in=[s.pk for s in result.created]).prefetch_related("breaks")
+    return Status(
+        201,
+        {
+            "created": [_schedule_shift_out(s) for s in created],
+            "removed": result.removed,
+            "kept": [{"practitioner": pid, "day": day} for pid, day in result.kept],
+        },
+    )
+
+
+@router.delete(
+    "/schedule/shifts/{shift_id}",
+    response={204: None, 409: ScheduleConflictOut},
+    summary="Remove a shift",
+    description="409 `appointments_outside_working_time` while booked appointments lie in it.",
+)
+def delete_schedule_shift(request: HttpRequest, shift_id: int) -> Any:
+    shift = selectors.shift_get(user=request.user, organisation=_organisation(request), shift_id=shift_id)
+    try:
+        services.shift_delete(actor=request.user, shift=shift)
+    except services.ScheduleConflict as exc:
+        return _schedule_conflict(request, exc)
+    return Status(204, None)
+
+
+@router.post(
+    "/schedule/time-off",
+    response={201: TimeOffOut, 409: ScheduleConflictOut},
+    summary="Mark a doctor away (vacation, sick leave, other)",
+    description="409 `appointments_outside_working_time` while the doctor has booked appointments then.",
+)
+def add_time_off(request: HttpRequest, payload: TimeOffIn) -> Any:
+    organisation = _organisation(request)
+    try:
+        off = services.time_off_add(
+            actor=request.user,
+            practitioner=_member(organisation, payload.practitioner, "practitioner"),
+            start=payload.start,
+            end=payload.end,
+            kind=payload.kind,
+        )
+    except services.ScheduleConflict as exc:
+        return _schedule_conflict(request, exc)
+    return Status(
+        201, {"id": off.pk, "practitioner": off.practitioner_id, "start": off.start, "end": off.end, "kind": off.kind}
+    )
+
+
+@router.get("/schedule/norms", response=list[NormOut], summary="Monthly hour norms with planned, worked and balance")
+def list_norms(request: HttpRequest, filters: Query[NormFilterIn]) -> Any:
+    organisation = _organisation(request)
+    ids = None if filters.practitioner is None else [_member(organisation, filters.practitioner, "practitioner").pk]
+    summaries = selectors.hour_norms(
+        user=request.user, organisation=organisation, month=filters.month, practitioner_ids=ids
+    )
+    return [_norm_out(s) for s in summaries.values()]
+
+
+@router.post("/schedule/norms", response=NormOut, summary="Set a doctor's hour norm for a month (administrators)")
+def set_norm(request: HttpRequest, payload: NormIn) -> Any:
+    organisation = _organisation(request)
+    member = _member(organisation, payload.practitioner, "practitioner")
+    services.hour_norm_set(
+        actor=request.user, practitioner=member, month=payload.month, norm_minutes=payload.norm_minutes
+    )
+    summaries = selectors.hour_norms(
+        user=request.user, organisation=organisation, month=payload.month, practitioner_ids=[member.pk]
+    )
+    return _norm_out(summaries[member.pk])

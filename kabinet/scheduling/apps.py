@@ -11,6 +11,8 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from kabinet.core import realtime
+        from kabinet.patients.filters import register_visit_source
         from kabinet.scheduling.selectors import calendar_topic_group
 
         realtime.register_topic("calendar", calendar_topic_group)
+        register_visit_source("scheduling.Appointment", exclude_statuses=("cancelled", "no_show"))  # patient filters

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kabinet.core.exceptions import Conflict, Invalid
 from kabinet.core.models import Room
@@ -235,7 +236,11 @@ def check_start(
         raise Invalid(_("This shift does not allow this service."), code="service_not_in_shift")
     if not overbook and (start - info.shift.start) % timedelta(minutes=service.grid_minutes):
         raise Invalid(
-            _("Appointments for this service start every %(n)s minutes from the start of the shift.")
+            ngettext(
+                "Appointments for this service start every %(n)s minute from the start of the shift.",
+                "Appointments for this service start every %(n)s minutes from the start of the shift.",
+                service.grid_minutes,
+            )
             % {"n": service.grid_minutes},
             code="off_grid",
         )

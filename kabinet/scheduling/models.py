@@ -1,8 +1,10 @@
-"""Services (procedure types), shift templates and shifts, time off, booking policy, reasons and appointments."""
+"""Services (procedure types), shift templates and shifts, time off, booking policy, reasons, appointments, monthly
+hour norms and private calendar feeds."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -287,3 +289,63 @@ class Appointment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+
+def first_of_month(value: date) -> date:
+    return value.replace(day=1)
+
+
+class HourNorm(models.Model):
+    """The minutes a doctor must work in one calendar month; surplus or deficit carries into the next month
+    (see selectors.hour_norms for the arithmetic)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    practitioner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="hour_norms")
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    norm_minutes = models.PositiveIntegerField(_("norm, minutes"))
+
+    class Meta:
+        verbose_name = _("monthly hour norm")
+        verbose_name_plural = _("monthly hour norms")
+        ordering = ["practitioner", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["practitioner", "month"], name="hour_norm_unique_month"),
+            models.CheckConstraint(condition=Q(norm_minutes__lte=31 * 24 * 60), name="hour_norm_fits_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.practitioner_id} {self.month:%Y-%m}: {self.norm_minutes // 60}h{self.norm_minutes % 60:02d}"
+
+    def clean(self) -> None:
+        if self.month and self.month.day != 1:
+            raise ValidationError({"month": _("Use the first day of the month.")})
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar address for one doctor's appointments. Only a hash of its token is stored: the address
+    is shown once, when it is made; revoking it makes the address answer 404."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    practitioner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="calendar_feeds")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_fetched_at = models.DateTimeField(_("last fetched"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"feed of {self.practitioner_id} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,5 +1,6 @@
-"""Appointment use cases: book, move/resize, change status, cancel, note. Each is one transaction, checked,
-audited, and announced to open calendars after commit.
+"""Appointment use cases (book, move/resize, change status, cancel, note) and schedule use cases (shifts on the
+month grid, time off, hour norms, calendar feeds). Each is one transaction, checked, audited, and announced to open
+calendars after commit.
 
 No double booking: the overlap re-check runs inside the write transaction (on SQLite that transaction is
 BEGIN IMMEDIATE, so writers queue), and on PostgreSQL exclusion constraints over (practitioner, busy range) and
@@ -8,21 +9,39 @@ BEGIN IMMEDIATE, so writers queue), and on PostgreSQL exclusion constraints over
 
 from __future__ import annotations
 
+import itertools
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, override
 
 from kabinet.audit.services import record, snapshot
 from kabinet.core import permissions, realtime
-from kabinet.core.exceptions import Invalid, NotAllowed
+from kabinet.core.exceptions import Conflict, Invalid, NotAllowed
 from kabinet.core.models import Location, Member, Role
 from kabinet.patients.models import Patient
 from kabinet.patients.selectors import own_patient_ids
 from kabinet.scheduling.availability import SlotTaken, check_start
-from kabinet.scheduling.models import Appointment, BookingPolicy, Reason, Service, Shift, ShiftBreak, ShiftTemplate
+from kabinet.scheduling.models import (
+    Appointment,
+    BookingPolicy,
+    CalendarFeed,
+    HourNorm,
+    Reason,
+    Service,
+    Shift,
+    ShiftBreak,
+    ShiftTemplate,
+    TimeOff,
+    first_of_month,
+)
 
 Status = Appointment.Status
 BOOKING_ROLES = (Role.ADMIN, Role.REGISTRAR, Role.OPERATOR, Role.COORDINATOR, Role.DOCTOR, Role.NURSE)
@@ -97,7 +116,11 @@ def _require_patient_change_allowed(appointment: Appointment, now: datetime) -> 
     policy = booking_policy(appointment.organisation_id)
     if appointment.start - now < timedelta(hours=policy.change_cutoff_hours):
         raise NotAllowed(
-            _("Changes online are possible until %(hours)s hours before the visit. Please call the clinic.")
+            ngettext(
+                "Changes online are possible until %(hours)s hour before the visit. Please call the clinic.",
+                "Changes online are possible until %(hours)s hours before the visit. Please call the clinic.",
+                policy.change_cutoff_hours,
+            )
             % {"hours": policy.change_cutoff_hours},
             code="change_cutoff",
         )
@@ -175,6 +198,7 @@ def appointment_book(
         raise Invalid(errors={"start": [_("This time is in the past.")]}, code="in_past")
 
     with transaction.atomic():
+        _lock_practitioners(practitioner.pk)
         room_id = check_start(
             service=service, practitioner_id=practitioner.pk, location_id=location.pk, start=start, overbook=overbook
         )
@@ -212,6 +236,12 @@ def appointment_book(
     return appointment
 
 
+def _lock_practitioners(*practitioner_ids: int) -> None:
+    """Queue behind schedule edits and other bookings of the same doctors (PostgreSQL row locks, sorted so two
+    writers never wait on each other in a circle). On SQLite the IMMEDIATE transaction already serialises writers."""
+    list(Member.objects.select_for_update().filter(pk__in=sorted(set(practitioner_ids))).values_list("pk", flat=True))
+
+
 def _locked(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_for_update().select_related("service").get(pk=appointment.pk)
 
@@ -247,6 +277,7 @@ def appointment_move(
             _validate_booking_target(current.service, new_practitioner, new_location)
         if new_start < now:
             raise Invalid(errors={"start": [_("This time is in the past.")]}, code="in_past")
+        _lock_practitioners(current.practitioner_id, new_practitioner.pk)
         room_id = check_start(
             service=current.service,
             practitioner_id=new_practitioner.pk,
@@ -317,7 +348,7 @@ def appointment_set_status(
             return current
         if status not in TRANSITIONS[current.status]:
             raise Invalid(
-                _("A %(old)s appointment cannot become %(new)s.")
+                _("The status cannot change from “%(old)s” to “%(new)s”.")
                 % {"old": current.get_status_display(), "new": Status(status).label},
                 code="bad_transition",
             )
@@ -326,6 +357,7 @@ def appointment_set_status(
             current.reason = _reason_for(current.organisation_id, status, reason_id)
             current.reason_note = reason_note.strip()[:500]
         if current.status not in Appointment.ACTIVE_STATUSES and status in Appointment.ACTIVE_STATUSES:
+            _lock_practitioners(current.practitioner_id)
             check_start(
                 service=current.service,
                 practitioner_id=current.practitioner_id,
@@ -393,32 +425,44 @@ def appointment_update_note(*, actor: Any, appointment: Appointment, note: str) 
 
 
 def _tell_staff(appointment: Appointment, what: str) -> None:
-    user_id = appointment.practitioner.user_id
+    user = appointment.practitioner.user
     realtime.notify_user(
-        user_id,
+        user.pk,
         "notification",
-        {"kind": f"appointment.{what}", "appointment": appointment.pk, "text": _notice_text(appointment, what)},
+        {
+            "kind": f"appointment.{what}",
+            "appointment": appointment.pk,
+            "text": _notice_text(appointment, what, user.language),
+        },
     )
 
 
 def _tell_patient(appointment: Appointment, what: str) -> None:
-    user_id = appointment.patient.user_id
-    if user_id:
+    user = appointment.patient.user
+    if user is not None:
         realtime.notify_user(
-            user_id,
+            user.pk,
             "notification",
-            {"kind": f"appointment.{what}", "appointment": appointment.pk, "text": _notice_text(appointment, what)},
+            {
+                "kind": f"appointment.{what}",
+                "appointment": appointment.pk,
+                "text": _notice_text(appointment, what, user.language),
+            },
         )
 
 
-def _notice_text(appointment: Appointment, what: str) -> str:
-    when = timezone.localtime(appointment.start, appointment.location.zone).strftime("%d.%m.%Y %H:%M")
-    texts = {
-        "booked": _("New online booking for %(when)s."),
-        "moved": _("An appointment was moved to %(when)s."),
-        "cancelled": _("The appointment on %(when)s was cancelled."),
-    }
-    return texts[what] % {"when": when}
+def _notice_text(appointment: Appointment, what: str, language: str) -> str:
+    """The notice in the recipient's language, with the time in the location's zone and the language's format."""
+    from django.utils.formats import date_format
+
+    with override(language), timezone.override(appointment.location.zone):
+        when = date_format(timezone.localtime(appointment.start), "SHORT_DATETIME_FORMAT")
+        texts = {
+            "booked": _("New online booking for %(when)s."),
+            "moved": _("An appointment was moved to %(when)s."),
+            "cancelled": _("The appointment on %(when)s was cancelled."),
+        }
+        return texts[what] % {"when": when}
 
 
 # --- schedules --------------------------------------------------------------------------------------------------
@@ -494,3 +538,655 @@ def shift_create_from_template(
         breaks=breaks,
         template=template,
     )
+
+
+# --- the month grid: applying, copying and removing shifts; time off; hour norms ---------------------------------
+# A "cell" is one doctor on one local day at the grid's location. Every change below is all-or-nothing: it first
+# works out, for every cell, which active appointments would be left outside working time, and refuses the whole
+# change with that list (ScheduleConflict) unless the caller chose to keep the shifts of those cells as they are.
+
+OnConflict = Literal["refuse", "keep"]
+Cell = tuple[Member, date]
+MAX_CELLS = 31 * 200
+
+
+class ScheduleConflict(Conflict):
+    """The change would leave booked appointments outside working time; nothing was changed.
+
+    `appointments` holds them (with patient and service loaded) so pages and the API can list them."""
+
+    code = "appointments_outside_working_time"
+    default_message = gettext_lazy(
+        "Some booked appointments would fall outside working time. Move or cancel them in the calendar first, "
+        "or keep the shifts of those days as they are."
+    )
+
+    def __init__(self, appointments: list[Appointment], message: Any = None) -> None:
+        self.appointments = appointments
+        super().__init__(message, errors={"appointments": [appointment_line(a) for a in appointments]})
+
+
+def appointment_line(appointment: Appointment) -> str:
+    """ "12.05.2026 09:00–09:30 · Petya Patient · Consultation" in the location's time zone, for conflict lists."""
+    zone = appointment.location.zone
+    start, end = timezone.localtime(appointment.start, zone), timezone.localtime(appointment.end, zone)
+    return f"{start:%d.%m.%Y %H:%M}–{end:%H:%M} · {appointment.patient} · {appointment.service.display_name()}"
+
+
+@dataclass(frozen=True)
+class ShiftPattern:
+    """The shape of one working period in local time: hours, breaks, and the template or services it allows."""
+
+    start_time: time
+    end_time: time
+    breaks: tuple[tuple[time, time], ...] = ()
+    template_id: int | None = None
+    allowed_service_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_template(cls, template: ShiftTemplate) -> ShiftPattern:
+        breaks = tuple((time.fromisoformat(b[0]), time.fromisoformat(b[1])) for b in template.breaks or [])
+        return cls(
+            start_time=template.start_time,
+            end_time=template.end_time,
+            breaks=breaks,
+            template_id=template.pk,
+            allowed_service_ids=tuple(sorted(s.pk for s in template.allowed_services.all())),
+        )
+
+    @classmethod
+    def from_shift(cls, shift: Shift, zone: Any) -> ShiftPattern:
+        def local(value: datetime) -> time:
+            return timezone.localtime(value, zone).time()
+
+        return cls(
+            start_time=local(shift.start),
+            end_time=local(shift.end),
+            breaks=tuple((local(b.start), local(b.end)) for b in shift.breaks.all()),
+            template_id=shift.template_id,
+            allowed_service_ids=tuple(sorted(s.pk for s in shift.allowed_services.all())),
+        )
+
+
+@dataclass
+class ScheduleResult:
+    """What a grid change did: shifts created, how many were removed, and the cells kept because of appointments."""
+
+    created: list[Shift] = field(default_factory=list)
+    removed: int = 0
+    kept: list[tuple[int, date]] = field(default_factory=list)
+    kept_appointments: list[Appointment] = field(default_factory=list)
+
+
+@dataclass
+class _Planned:
+    start: datetime
+    end: datetime
+    breaks: list[tuple[datetime, datetime]]
+    pattern: ShiftPattern
+
+
+def _on_five_minutes(value: time) -> bool:
+    return value.minute % 5 == 0 and value.second == 0 and value.microsecond == 0
+
+
+def _validate_pattern(pattern: ShiftPattern) -> None:
+    times = [pattern.start_time, pattern.end_time, *(t for b in pattern.breaks for t in b)]
+    if not all(_on_five_minutes(t) for t in times):
+        raise Invalid(
+            errors={"start_time": [_("Use times in 5-minute steps, e.g. 09:05 rather than 09:07.")]},
+            code="five_minutes",
+        )
+    if pattern.end_time <= pattern.start_time:
+        raise Invalid(errors={"end_time": [_("The shift must end after it starts. Check the end time.")]})
+    previous_end = pattern.start_time
+    for b_start, b_end in sorted(pattern.breaks):
+        if not (previous_end <= b_start < b_end <= pattern.end_time):
+            raise Invalid(
+                errors={"breaks": [_("Each break must lie inside the shift and not overlap another break.")]},
+                code="bad_break",
+            )
+        previous_end = b_end
+
+
+def _day_bounds(day: date, zone: Any) -> tuple[datetime, datetime]:
+    return datetime.combine(day, time.min, tzinfo=zone), datetime.combine(
+        day + timedelta(days=1), time.min, tzinfo=zone
+    )
+
+
+def _plan(day: date, pattern: ShiftPattern, zone: Any) -> _Planned:
+    def at(t: time) -> datetime:
+        return datetime.combine(day, t, tzinfo=zone)
+
+    return _Planned(at(pattern.start_time), at(pattern.end_time), [(at(s), at(e)) for s, e in pattern.breaks], pattern)
+
+
+def _covers(start: datetime, end: datetime, breaks: Iterable[tuple[datetime, datetime]], a: Appointment) -> bool:
+    """True when the appointment's held time lies inside [start, end) and in none of the breaks (booking rule)."""
+    if not (start <= a.busy_start and a.busy_end <= end):
+        return False
+    return not any(b_start < a.busy_end and a.busy_start < b_end for b_start, b_end in breaks)
+
+
+def _shift_signature(
+    start: datetime, end: datetime, breaks: Iterable[tuple[datetime, datetime]], p: ShiftPattern
+) -> Any:
+    return (start, end, tuple(sorted(breaks)), p.template_id, tuple(sorted(p.allowed_service_ids)))
+
+
+def _existing_signature(shift: Shift) -> Any:
+    breaks = tuple(sorted((b.start, b.end) for b in shift.breaks.all()))
+    return (
+        shift.start,
+        shift.end,
+        breaks,
+        shift.template_id,
+        tuple(sorted(s.pk for s in shift.allowed_services.all())),
+    )
+
+
+def _require_schedule_editor(actor: Any, location: Location, practitioners: Iterable[Member]) -> None:
+    permissions.require_role(actor, location.organisation_id, *SCHEDULE_ROLES)
+    if any(p.organisation_id != location.organisation_id for p in practitioners):
+        raise Invalid(_("Doctor and location must belong to the same clinic."), code="wrong_organisation")
+
+
+def _shift_audit(shift: Shift, breaks: Iterable[tuple[datetime, datetime]]) -> dict[str, Any]:
+    return {
+        "practitioner": shift.practitioner_id,
+        "location": shift.location_id,
+        "start": shift.start.isoformat(),
+        "end": shift.end.isoformat(),
+        "breaks": [[s.isoformat(), e.isoformat()] for s, e in breaks],
+        "template": shift.template_id,
+    }
+
+
+def _replace_cells(
+    *,
+    actor: Any,
+    location: Location,
+    plans: dict[tuple[int, date], list[ShiftPattern]],
+    members: dict[int, Member],
+    on_conflict: OnConflict,
+    action: str,
+) -> ScheduleResult:
+    """Make each cell's shifts at `location` exactly `plans[cell]` (an empty list removes them)."""
+    _require_schedule_editor(actor, location, members.values())
+    if on_conflict not in ("refuse", "keep"):
+        raise Invalid(errors={"on_conflict": [_("Choose whether to refuse or keep the days with appointments.")]})
+    if not plans:
+        raise Invalid(_("Select at least one day on the grid first."), code="nothing_selected")
+    if len(plans) > MAX_CELLS:
+        raise Invalid(_("Select fewer days at a time (at most %(n)s cells).") % {"n": MAX_CELLS}, code="too_many")
+    for patterns in plans.values():
+        for pattern in patterns:
+            _validate_pattern(pattern)
+    zone = location.zone
+    days = {day for _pid, day in plans}
+    # Only the selected days are read, however far apart they are.
+    windows, busy_windows = Q(), Q()
+    for day in days:
+        day_start, day_end = _day_bounds(day, zone)
+        windows |= Q(start__lt=day_end, end__gt=day_start)
+        busy_windows |= Q(busy_start__lt=day_end, busy_end__gt=day_start)
+    pids = sorted(members)
+    result = ScheduleResult()
+    with transaction.atomic():
+        # Two editors changing the same doctors queue here (PostgreSQL) rather than interleave.
+        list(Member.objects.select_for_update().filter(pk__in=pids).values_list("pk", flat=True))
+        existing = list(
+            Shift.objects.filter(windows, practitioner_id__in=pids)
+            .select_related("location")
+            .prefetch_related("breaks", "allowed_services")
+        )
+        appointments = list(
+            Appointment.objects.filter(
+                busy_windows, practitioner_id__in=pids, location=location, status__in=Appointment.ACTIVE_STATUSES
+            ).select_related("patient", "service", "location")
+        )
+        to_delete: list[Shift] = []
+        to_create: list[tuple[Shift, _Planned]] = []
+        conflicts: list[Appointment] = []
+        for (pid, day), patterns in sorted(plans.items(), key=lambda item: (item[0][1], item[0][0])):
+            day_start, day_end = _day_bounds(day, zone)
+            mine = [s for s in existing if s.practitioner_id == pid]
+            old = [s for s in mine if s.location_id == location.pk and day_start <= s.start < day_end]
+            new = sorted((_plan(day, p, zone) for p in patterns), key=lambda n: n.start)
+            for first, second in itertools.pairwise(new):
+                if second.start < first.end:
+                    raise Invalid(_("Two shifts of the same day overlap. Check the hours."), code="shift_overlap")
+            for shift in mine:
+                if shift in old:
+                    continue
+                clash = next((n for n in new if n.start < shift.end and shift.start < n.end), None)
+                if clash is not None:
+                    local_start = timezone.localtime(shift.start, zone)
+                    raise Invalid(
+                        _(
+                            "%(doctor)s already works at %(location)s on %(day)s from %(start)s to %(end)s. "
+                            "Remove that shift first or choose other hours."
+                        )
+                        % {
+                            "doctor": members[pid].user,
+                            "location": shift.location,
+                            "day": f"{local_start:%d.%m.%Y}",
+                            "start": f"{local_start:%H:%M}",
+                            "end": f"{timezone.localtime(shift.end, zone):%H:%M}",
+                        },
+                        code="shift_overlap",
+                    )
+            if sorted(_existing_signature(s) for s in old) == sorted(
+                _shift_signature(n.start, n.end, n.breaks, n.pattern) for n in new
+            ):
+                continue  # already exactly so: no churn, no audit noise
+            kept_shifts = [s for s in mine if s.location_id == location.pk and s not in old]
+            lost = [
+                a
+                for a in appointments
+                if a.practitioner_id == pid
+                and any(_covers(s.start, s.end, [(b.start, b.end) for b in s.breaks.all()], a) for s in old)
+                and not any(_covers(n.start, n.end, n.breaks, a) for n in new)
+                and not any(_covers(s.start, s.end, [(b.start, b.end) for b in s.breaks.all()], a) for s in kept_shifts)
+            ]
+            if lost:
+                conflicts.extend(lost)
+                result.kept.append((pid, day))
+                continue
+            to_delete.extend(old)
+            for planned in new:
+                shift = Shift(
+                    organisation_id=location.organisation_id,
+                    practitioner_id=pid,
+                    location=location,
+                    start=planned.start,
+                    end=planned.end,
+                    template_id=planned.pattern.template_id,
+                )
+                to_create.append((shift, planned))
+        if conflicts and on_conflict == "refuse":
+            raise ScheduleConflict(sorted(conflicts, key=lambda a: (a.start, a.pk)))
+        result.kept_appointments = sorted(conflicts, key=lambda a: (a.start, a.pk))
+        for shift in to_delete:
+            record(
+                actor=actor,
+                action="shift.deleted",
+                obj=shift,
+                before=_shift_audit(shift, [(b.start, b.end) for b in shift.breaks.all()]),
+                after={"via": action},
+            )
+        Shift.objects.filter(pk__in=[s.pk for s in to_delete]).delete()
+        result.removed = len(to_delete)
+        created = Shift.objects.bulk_create([shift for shift, _planned in to_create])
+        ShiftBreak.objects.bulk_create(
+            [
+                ShiftBreak(shift=s, start=b0, end=b1)
+                for s, (_unused, p) in zip(created, to_create, strict=True)
+                for b0, b1 in p.breaks
+            ]
+        )
+        through = Shift.allowed_services.through
+        through.objects.bulk_create(
+            [
+                through(shift_id=s.pk, service_id=service_id)
+                for s, (_unused, p) in zip(created, to_create, strict=True)
+                for service_id in p.pattern.allowed_service_ids
+            ]
+        )
+        for shift, (_unused, planned) in zip(created, to_create, strict=True):
+            record(
+                actor=actor,
+                action="shift.created",
+                obj=shift,
+                after={**_shift_audit(shift, planned.breaks), "via": action},
+            )
+        result.created = created
+        if to_delete or created:
+            _announce_schedule([location.pk], pids, sorted(days))
+    return result
+
+
+def _announce_schedule(location_ids: Iterable[int], practitioner_ids: Iterable[int], days: Iterable[date]) -> None:
+    """Open calendars and schedules of the locations reload the doctors' working time (no personal data)."""
+    payload = {"practitioners": sorted(set(practitioner_ids)), "days": [d.isoformat() for d in days]}
+    for location_id in set(location_ids):
+        realtime.publish(calendar_group(location_id), "schedule.changed", {**payload, "location": location_id})
+
+
+def cells_of(practitioners: Iterable[Member], days: Iterable[date]) -> list[Cell]:
+    """Every day for every doctor: the cells of a rectangle on the grid."""
+    day_list = list(days)
+    return [(p, d) for p in practitioners for d in day_list]
+
+
+def _members_of(cells: Iterable[Cell]) -> dict[int, Member]:
+    return {p.pk: p for p, _day in cells}
+
+
+def shifts_apply(
+    *, actor: Any, location: Location, cells: list[Cell], pattern: ShiftPattern, on_conflict: OnConflict = "refuse"
+) -> ScheduleResult:
+    """Give each selected doctor-day at `location` exactly one shift of `pattern` (local time of the location),
+    replacing that day's shifts there. Refused (ScheduleConflict, nothing changed) when booked appointments would
+    fall outside the new hours or into a new break, unless `on_conflict="keep"`: then those days keep their shifts
+    and the others change. Administrators and registrars only."""
+    plans = {(p.pk, day): [pattern] for p, day in cells}
+    return _replace_cells(
+        actor=actor, location=location, plans=plans, members=_members_of(cells), on_conflict=on_conflict, action="apply"
+    )
+
+
+def shifts_apply_template(
+    *, actor: Any, location: Location, cells: list[Cell], template: ShiftTemplate, on_conflict: OnConflict = "refuse"
+) -> ScheduleResult:
+    """shifts_apply with the template's hours, breaks and allowed services; the shifts remember the template."""
+    if template.organisation_id != location.organisation_id:
+        raise Invalid(errors={"template": [_("Choose a shift template of this clinic.")]}, code="wrong_organisation")
+    return shifts_apply(
+        actor=actor,
+        location=location,
+        cells=cells,
+        pattern=ShiftPattern.from_template(template),
+        on_conflict=on_conflict,
+    )
+
+
+def shifts_remove(
+    *, actor: Any, location: Location, cells: list[Cell], on_conflict: OnConflict = "refuse"
+) -> ScheduleResult:
+    """Remove the selected doctor-days' shifts at `location`; refused while booked appointments depend on them,
+    unless `on_conflict="keep"` (those days keep their shifts, the others are cleared)."""
+    plans: dict[tuple[int, date], list[ShiftPattern]] = {(p.pk, day): [] for p, day in cells}
+    return _replace_cells(
+        actor=actor,
+        location=location,
+        plans=plans,
+        members=_members_of(cells),
+        on_conflict=on_conflict,
+        action="remove",
+    )
+
+
+def shift_delete(*, actor: Any, shift: Shift) -> None:
+    """Remove one shift; refused (ScheduleConflict) while booked appointments lie in it."""
+    location = shift.location
+    day = timezone.localtime(shift.start, location.zone).date()
+    others = [
+        ShiftPattern.from_shift(s, location.zone)
+        for s in Shift.objects.filter(practitioner_id=shift.practitioner_id, location=location)
+        .filter(start__gte=_day_bounds(day, location.zone)[0], start__lt=_day_bounds(day, location.zone)[1])
+        .exclude(pk=shift.pk)
+        .prefetch_related("breaks", "allowed_services")
+    ]
+    _replace_cells(
+        actor=actor,
+        location=location,
+        plans={(shift.practitioner_id, day): others},
+        members={shift.practitioner_id: shift.practitioner},
+        on_conflict="refuse",
+        action="delete",
+    )
+
+
+def _source_day(target: date, source_days: list[date]) -> date | None:
+    if len(source_days) == 1:
+        return source_days[0]
+    return next((d for d in source_days if d.weekday() == target.weekday()), None)
+
+
+def shifts_copy_days(
+    *,
+    actor: Any,
+    location: Location,
+    source_days: list[date],
+    cells: list[Cell],
+    source_practitioner: Member | None = None,
+    on_conflict: OnConflict = "refuse",
+) -> ScheduleResult:
+    """Paste copied days onto the selected cells at `location`: one copied day goes onto every selected day; a copied
+    week (up to seven days in a row) goes weekday onto weekday, and selected days of other weekdays stay as they are.
+    Each doctor gets their own copied shifts, or `source_practitioner`'s when given. Pasting replaces: a copied day
+    without shifts clears the target. The appointment rule of shifts_apply holds."""
+    sources = sorted(set(source_days))
+    if not sources:
+        raise Invalid(_("Copy a day or a week first, then select where to paste it."), code="nothing_copied")
+    if len(sources) > 1 and (sources[-1] - sources[0]).days > 6:
+        raise Invalid(_("Copy one day or one week (up to seven days in a row)."), code="copy_too_long")
+    zone = location.zone
+    source_pids = {source_practitioner.pk} if source_practitioner else {p.pk for p, _day in cells}
+    members = _members_of(cells)
+    if source_practitioner is not None:
+        members_all = [*members.values(), source_practitioner]
+    else:
+        members_all = list(members.values())
+    _require_schedule_editor(actor, location, members_all)
+    range_start, range_end = _day_bounds(sources[0], zone)[0], _day_bounds(sources[-1], zone)[1]
+    copied: dict[tuple[int, date], list[ShiftPattern]] = {}
+    for shift in (
+        Shift.objects.filter(
+            practitioner_id__in=source_pids, location=location, start__gte=range_start, start__lt=range_end
+        )
+        .prefetch_related("breaks", "allowed_services")
+        .order_by("start")
+    ):
+        key = (shift.practitioner_id, timezone.localtime(shift.start, zone).date())
+        copied.setdefault(key, []).append(ShiftPattern.from_shift(shift, zone))
+    plans: dict[tuple[int, date], list[ShiftPattern]] = {}
+    for member, day in cells:
+        source = _source_day(day, sources)
+        if source is None:
+            continue
+        owner = source_practitioner.pk if source_practitioner else member.pk
+        if owner == member.pk and source == day:
+            continue  # pasting a day onto itself changes nothing
+        plans[(member.pk, day)] = copied.get((owner, source), [])
+    if not plans:
+        raise Invalid(
+            _("None of the selected days matches a copied weekday. Select other days."), code="nothing_to_paste"
+        )
+    return _replace_cells(
+        actor=actor, location=location, plans=plans, members=members, on_conflict=on_conflict, action="paste"
+    )
+
+
+def _time_off_conflicts(practitioner_id: int, intervals: list[tuple[datetime, datetime]]) -> list[Appointment]:
+    if not intervals:
+        return []
+    overlap = Q()
+    for start, end in intervals:
+        overlap |= Q(busy_start__lt=end, busy_end__gt=start)
+    return list(
+        Appointment.objects.filter(overlap, practitioner_id=practitioner_id, status__in=Appointment.ACTIVE_STATUSES)
+        .select_related("patient", "service", "location")
+        .order_by("start", "pk")
+    )
+
+
+def _time_off_create(
+    *, actor: Any, practitioner: Member, intervals: list[tuple[datetime, datetime]], kind: str
+) -> list[TimeOff]:
+    if kind not in TimeOff.Kind.values:
+        raise Invalid(errors={"kind": [_("Choose vacation, sick leave or other.")]})
+    created = []
+    for start, end in intervals:
+        off = TimeOff.objects.create(
+            organisation_id=practitioner.organisation_id, practitioner=practitioner, start=start, end=end, kind=kind
+        )
+        record(
+            actor=actor,
+            action="time_off.created",
+            obj=off,
+            after={"practitioner": practitioner.pk, "start": start.isoformat(), "end": end.isoformat(), "kind": kind},
+        )
+        created.append(off)
+    if created:
+        days = sorted({s.date() for s, _e in intervals})
+        _announce_schedule(practitioner.locations.values_list("pk", flat=True), [practitioner.pk], days)
+    return created
+
+
+def time_off_add(
+    *, actor: Any, practitioner: Member, start: datetime, end: datetime, kind: str = TimeOff.Kind.VACATION
+) -> TimeOff:
+    """Mark the doctor away from `start` to `end`. Refused (ScheduleConflict) while active appointments of the doctor
+    fall in that time: move or cancel them first. Administrators and registrars only."""
+    permissions.require_role(actor, practitioner.organisation_id, *SCHEDULE_ROLES)
+    if end <= start:
+        raise Invalid(errors={"end": [_("The time off must end after it starts. Check the dates.")]})
+    with transaction.atomic():
+        conflicts = _time_off_conflicts(practitioner.pk, [(start, end)])
+        if conflicts:
+            raise ScheduleConflict(conflicts)
+        return _time_off_create(actor=actor, practitioner=practitioner, intervals=[(start, end)], kind=kind)[0]
+
+
+def time_off_add_days(
+    *, actor: Any, location: Location, cells: list[Cell], kind: str = TimeOff.Kind.VACATION
+) -> list[TimeOff]:
+    """Whole local days off (midnight to midnight in the location's zone) for the selected doctor-days, one row per
+    run of consecutive days; days already off are skipped. All or nothing: refused (ScheduleConflict) when any of
+    those days has active appointments of that doctor."""
+    if not cells:
+        raise Invalid(_("Select at least one day on the grid first."), code="nothing_selected")
+    members = _members_of(cells)
+    _require_schedule_editor(actor, location, members.values())
+    zone = location.zone
+    by_doctor: dict[int, list[date]] = {}
+    for member, day in cells:
+        by_doctor.setdefault(member.pk, []).append(day)
+    created: list[TimeOff] = []
+    conflicts: list[Appointment] = []
+    with transaction.atomic():
+        for pid, days in sorted(by_doctor.items()):
+            first, last = _day_bounds(min(days), zone)[0], _day_bounds(max(days), zone)[1]
+            already = list(
+                TimeOff.objects.filter(practitioner_id=pid, start__lt=last, end__gt=first).values_list("start", "end")
+            )
+            runs: list[list[date]] = []
+            for day in sorted(set(days)):
+                day_start, day_end = _day_bounds(day, zone)
+                if any(s <= day_start and day_end <= e for s, e in already):
+                    continue
+                if runs and runs[-1][-1] + timedelta(days=1) == day:
+                    runs[-1].append(day)
+                else:
+                    runs.append([day])
+            intervals = [(_day_bounds(run[0], zone)[0], _day_bounds(run[-1], zone)[1]) for run in runs]
+            found = _time_off_conflicts(pid, intervals)
+            if found:
+                conflicts.extend(found)
+                continue
+            created.extend(_time_off_create(actor=actor, practitioner=members[pid], intervals=intervals, kind=kind))
+        if conflicts:
+            raise ScheduleConflict(sorted(conflicts, key=lambda a: (a.start, a.pk)))
+    return created
+
+
+def time_off_delete(*, actor: Any, time_off: TimeOff) -> None:
+    """Remove a period of time off (the doctor is available again; nothing else changes)."""
+    permissions.require_role(actor, time_off.organisation_id, *SCHEDULE_ROLES)
+    with transaction.atomic():
+        record(
+            actor=actor,
+            action="time_off.deleted",
+            obj=time_off,
+            before={
+                "practitioner": time_off.practitioner_id,
+                "start": time_off.start.isoformat(),
+                "end": time_off.end.isoformat(),
+                "kind": time_off.kind,
+            },
+        )
+        pid, day = time_off.practitioner_id, time_off.start.date()
+        time_off.delete()
+        _announce_schedule(Member.objects.get(pk=pid).locations.values_list("pk", flat=True), [pid], [day])
+
+
+NORM_ROLES = (Role.ADMIN,)
+
+
+def hour_norm_set(*, actor: Any, practitioner: Member, month: date, norm_minutes: int | None) -> HourNorm | None:
+    """Set a doctor's hour norm for a month (None clears it, which also ends the carry-over chain there).
+    Administrators only: the norm is an employment term, the schedule is how it is met."""
+    permissions.require_role(actor, practitioner.organisation_id, *NORM_ROLES)
+    month = first_of_month(month)
+    if norm_minutes is not None and not (0 <= norm_minutes <= 31 * 24 * 60):
+        raise Invalid(errors={"norm": [_("Enter the norm in hours, between 0 and 744.")]})
+    with transaction.atomic():
+        current = HourNorm.objects.select_for_update().filter(practitioner=practitioner, month=month).first()
+        before = {"norm_minutes": current.norm_minutes} if current else None
+        if norm_minutes is None:
+            if current is not None:
+                record(actor=actor, action="hour_norm.deleted", obj=current, before=before)
+                current.delete()
+            return None
+        if current is None:
+            current = HourNorm.objects.create(
+                organisation_id=practitioner.organisation_id,
+                practitioner=practitioner,
+                month=month,
+                norm_minutes=norm_minutes,
+            )
+        elif current.norm_minutes != norm_minutes:
+            current.norm_minutes = norm_minutes
+            current.save(update_fields=["norm_minutes"])
+        else:
+            return current
+        record(
+            actor=actor,
+            action="hour_norm.set",
+            obj=current,
+            before=before,
+            after={"practitioner": practitioner.pk, "month": month.isoformat(), "norm_minutes": norm_minutes},
+        )
+    return current
+
+
+# --- private calendar feeds ---------------------------------------------------------------------------------------
+
+
+def _require_feed_manager(actor: Any, practitioner: Member) -> None:
+    """The doctor themself (while a staff member there) or an administrator of the clinic."""
+    org_id = practitioner.organisation_id
+    is_self = getattr(actor, "pk", None) == practitioner.user_id and permissions.is_staff_of(actor, org_id)
+    if not (is_self or permissions.has_role(actor, org_id, Role.ADMIN)):
+        raise NotAllowed()
+
+
+def calendar_feed_create(*, actor: Any, practitioner: Member) -> tuple[CalendarFeed, str]:
+    """A new private feed address for the doctor's appointments; any older feed of the doctor is revoked, so one
+    address works at a time. The token is returned once and only its hash is kept."""
+    _require_feed_manager(actor, practitioner)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        for old in CalendarFeed.objects.select_for_update().filter(practitioner=practitioner, revoked_at__isnull=True):
+            old.revoked_at = now
+            old.save(update_fields=["revoked_at"])
+            record(actor=actor, action="calendar_feed.revoked", obj=old, after={"replaced": True})
+        feed = CalendarFeed.objects.create(
+            organisation_id=practitioner.organisation_id,
+            practitioner=practitioner,
+            token_hash=CalendarFeed.hash_token(token),
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        record(actor=actor, action="calendar_feed.created", obj=feed, after={"practitioner": practitioner.pk})
+    return feed, token
+
+
+def calendar_feed_revoke(*, actor: Any, feed: CalendarFeed) -> CalendarFeed:
+    """Stop the feed: its address answers 404 from now on."""
+    _require_feed_manager(actor, feed.practitioner)
+    with transaction.atomic():
+        current = CalendarFeed.objects.select_for_update().get(pk=feed.pk)
+        if current.revoked_at is None:
+            current.revoked_at = timezone.now()
+            current.save(update_fields=["revoked_at"])
+            record(actor=actor, action="calendar_feed.revoked", obj=current)
+    return current
+
+
+def calendar_feed_touch(*, feed: CalendarFeed) -> None:
+    """Remember when a calendar app last fetched the feed (shown next to it, to spot forgotten subscriptions)."""
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_fetched_at=timezone.now())

@@ -1,0 +1,116 @@
+"""Search keys: text folded to lower case without accents, plus a Latin transliteration of Cyrillic.
+
+Both the stored `Patient.search_text` and every query go through the same folding in Python, so SQLite and
+PostgreSQL see identical keys ("Ёлкина" and "ёлкина" and "elkina" all meet at "елкина elkina").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# One Latin spelling per Cyrillic letter (Russian and Bulgarian); passport spellings differ ("kh"/"h", "shch"/"sht"),
+# which the typo-tolerant pass absorbs.
+_LATIN = str.maketrans(
+    {
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ф": "f",
+        "х": "h",
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "sht",
+        "ъ": "a",
+        "ы": "y",
+        "ь": "",
+        "э": "e",
+        "ю": "yu",
+        "я": "ya",
+        "і": "i",
+        "ї": "yi",
+        "є": "ye",
+        "ґ": "g",
+    }
+)
+_NOT_WORD = re.compile(r"[^\w]+|_")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents and other combining marks removed (ё→е, й→и, ü→u), punctuation as single spaces."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", bare).split())
+
+
+def to_latin(folded: str) -> str:
+    """The Latin spelling of already folded text (Latin text comes back unchanged)."""
+    return folded.translate(_LATIN)
+
+
+def has_cyrillic(text: str) -> bool:
+    return bool(_CYRILLIC.search(text))
+
+
+def name_key(*parts: str) -> str:
+    """What `Patient.search_text` stores: the folded name, then its Latin spelling when it differs."""
+    folded = fold(" ".join(p for p in parts if p))
+    latin = to_latin(folded)
+    return folded if latin == folded else f"{folded} {latin}"
+
+
+def query_variants(word: str) -> list[str]:
+    """The spellings of one query word to look for: folded, and its Latin form for Cyrillic input."""
+    folded = fold(word)
+    if not folded:
+        return []
+    latin = to_latin(folded)
+    return [folded] if latin == folded else [folded, latin]
+
+
+def digits_of(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (insert, delete, substitute, swap neighbours), stopping above `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def typo_allowance(word: str) -> int:
+    """How many edits a query word may be away from a name: none for short words, one for 4-7 letters, else two."""
+    if len(word) < 4:
+        return 0
+    return 1 if len(word) < 8 else 2

@@ -318,3 +318,42 @@ def test_week_view_of_one_doctor_and_phone_width(
     expect(page.locator("#cal-title")).not_to_have_text(title)
     expect(visit(page, booked.pk)).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+# --- patient self-booking, seen live by the staff calendar ---------------------------------------------------
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_patient_books_on_a_phone_and_the_staff_calendar_updates_without_reload(
+    clinic: Clinic,
+    staff_page: Callable[..., Page],
+    new_context: Callable[..., BrowserContext],
+    asgi_server: str,
+    password: str,
+) -> None:
+    calendar = staff_page(clinic.registrar)
+    open_day(calendar, clinic)
+    calendar.evaluate("window.sameDocument = true")
+
+    phone = new_context(base_url=asgi_server, **PHONE).new_page()
+    phone.goto("/accounts/login/")
+    phone.get_by_label("Email or phone").fill(clinic.patient_user.email or "")
+    phone.get_by_label("Password", exact=True).fill(password)
+    phone.get_by_role("button", name="Log in").click()
+    expect(phone).to_have_url(re.compile(r"/my/$"))
+
+    phone.goto(f"/book/{clinic.org.slug}/")
+    phone.get_by_role("button", name=re.compile("Consultation")).click()
+    phone.get_by_role("button", name="Dr Dana").click()
+    phone.locator("nav.days a.day", has_text=clinic.day.strftime("%-d ")).first.click()
+    phone.locator('[data-testid="slot"]', has_text="10:30").click()
+    expect(phone.get_by_role("heading", name=re.compile("Confirm"))).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.get_by_role("button", name="Book this time").click()
+    expect(phone.get_by_role("heading", name="Your visit is booked")).to_be_visible()
+
+    appointment = Appointment.objects.get()
+    assert appointment.start == clinic.at(10, 30) and appointment.source == Appointment.Source.ONLINE
+    expect(visit(calendar, appointment.pk)).to_contain_text("Patient Petya")
+    assert calendar.evaluate("window.sameDocument") is True  # no reload happened

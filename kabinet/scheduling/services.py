@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext, override
 from kabinet.audit.services import record, snapshot
 from kabinet.core import permissions, realtime
 from kabinet.core.exceptions import Conflict, Invalid, NotAllowed
-from kabinet.core.models import Location, Member, Role
+from kabinet.core.models import Location, Member, Organisation, Role
 from kabinet.patients.models import Patient
 from kabinet.patients.selectors import own_patient_ids
 from kabinet.scheduling.availability import SlotTaken, check_start
@@ -223,6 +223,7 @@ def appointment_book(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         _save_new(appointment)
+        _timeline(appointment, actor, "booked")
         record(
             actor=actor,
             action="appointment.booked",
@@ -308,6 +309,7 @@ def appointment_move(
             after=snapshot(current, AUDIT_FIELDS),
         )
         _announce(current, "moved")
+        _timeline(current, actor, "moved")
         if old_location_id != current.location_id:
             realtime.publish(
                 calendar_group(old_location_id),
@@ -385,6 +387,7 @@ def appointment_set_status(
             after=snapshot(current, AUDIT_FIELDS),
         )
         _announce(current, status)
+        _timeline(current, actor, status)
         if status == Status.CANCELLED:
             if staff:
                 _tell_patient(current, "cancelled")
@@ -422,6 +425,39 @@ def appointment_update_note(*, actor: Any, appointment: Appointment, note: str) 
 # --- telling the other side -------------------------------------------------------------------------------------
 # The notifications app will deliver these by email/SMS/push; until then they are in-app notices over the socket
 # and the audit trail records the change itself.
+
+
+def _timeline(appointment: Appointment, actor: Any, what: str) -> None:
+    """One line on the patient's timeline, written in the clinic's language, with the time in the location's zone."""
+    from django.utils.formats import date_format
+
+    from kabinet.patients.services import timeline_add
+
+    organisation = Organisation.objects.only("default_language").get(pk=appointment.organisation_id)
+    with override(organisation.default_language), timezone.override(appointment.location.zone):
+        when = date_format(timezone.localtime(appointment.start), "SHORT_DATETIME_FORMAT")
+        titles = {
+            "booked": _("Visit booked: %(service)s, %(when)s"),
+            "moved": _("Visit moved to %(when)s: %(service)s"),
+        }
+        title = titles.get(what, _("Visit %(status)s: %(service)s, %(when)s")) % {
+            "service": appointment.service.display_name(),
+            "when": when,
+            "status": Status(what).label if what in Status.values else what,
+        }
+        body = str(appointment.practitioner.user)
+        if appointment.reason_id and what in NEEDS_REASON:
+            body += f" — {appointment.reason.display_name()}"  # type: ignore[union-attr]
+    timeline_add(
+        patient=appointment.patient,
+        kind="appointment",
+        title=title,
+        body=body,
+        actor=actor,
+        ref_type="scheduling.appointment",
+        ref_id=appointment.pk,
+        data={"status": appointment.status, "start": appointment.start.isoformat()},
+    )
 
 
 def _tell_staff(appointment: Appointment, what: str) -> None:

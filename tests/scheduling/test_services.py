@@ -175,3 +175,21 @@ def test_patient_cannot_confirm_or_touch_others(clinic, make_user) -> None:
         appointment_set_status(actor=clinic.patient_user, appointment=a, status=Status.CONFIRMED)
     with pytest.raises(NotAllowed):
         appointment_cancel(actor=make_user(), appointment=a, reason_id=clinic.cancel_reason.pk)
+
+
+def test_bookings_moves_and_cancellations_appear_on_the_patient_timeline(clinic) -> None:
+    from kabinet.patients.models import TimelineEntry
+
+    a = book(clinic)
+    appointment_move(actor=clinic.registrar, appointment=a, start=clinic.at(12))
+    appointment_cancel(actor=clinic.registrar, appointment=a, reason_id=clinic.cancel_reason.pk)
+    entries = list(
+        TimelineEntry.objects.filter(patient=clinic.patient, ref_id=str(a.pk))
+        .order_by("id")
+        .values_list("title", "body")
+    )
+    assert len(entries) == 3
+    assert entries[0][0].startswith("Visit booked: Consultation")
+    assert entries[1][0].startswith("Visit moved to")
+    assert entries[2][0].startswith("Visit cancelled: Consultation")
+    assert "Patient asked" in entries[2][1]

@@ -440,7 +440,7 @@ def _timeline(appointment: Appointment, actor: Any, what: str) -> None:
             "booked": _("Visit booked: %(service)s, %(when)s"),
             "moved": _("Visit moved to %(when)s: %(service)s"),
         }
-        title = titles.get(what, _("Visit %(status)s: %(service)s, %(when)s")) % {
+        title = titles.get(what, _("Visit status “%(status)s”: %(service)s, %(when)s")) % {
             "service": appointment.service.display_name(),
             "when": when,
             "status": Status(what).label if what in Status.values else what,

@@ -191,5 +191,5 @@ def test_bookings_moves_and_cancellations_appear_on_the_patient_timeline(clinic)
     assert len(entries) == 3
     assert entries[0][0].startswith("Visit booked: Consultation")
     assert entries[1][0].startswith("Visit moved to")
-    assert entries[2][0].startswith("Visit cancelled: Consultation")
+    assert entries[2][0].startswith("Visit status “cancelled”: Consultation")
     assert "Patient asked" in entries[2][1]

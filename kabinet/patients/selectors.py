@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
@@ -38,11 +39,13 @@ from kabinet.patients.searchkeys import (
 )
 
 TIMELINE_PAGE = 50
-FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most
+FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most (SQLite: in no particular order)
+FUZZY_CANDIDATES_RANKED = 300  # PostgreSQL: the most similar first
 FUZZY_RESULTS = 200
 # pg_trgm word similarity at which a row becomes a candidate for the typo pass; low on purpose (a swapped pair of
 # letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
 TRIGRAM_THRESHOLD = 0.25
+PHONE_FRAGMENT_DIGITS = 4  # fewer digits match most of a large clinic; card numbers still match exactly
 FAMILY_DEPTH = 2  # parent → child → the child's other parent / siblings
 
 
@@ -129,7 +132,7 @@ def _contact_ids(organisation: Organisation, *, digits: str = "", card: str = ""
     if card:
         cards = {card, card.zfill(6), card.lstrip("0") or "0"} if card.isdigit() else {card}
         arms.append(patients.filter(card_number__in=sorted(cards)).values("pk"))
-    if len(digits) >= 3:
+    if len(digits) >= PHONE_FRAGMENT_DIGITS:
         for variant in _phone_variants(digits):
             arms.append(patients.filter(phone__contains=variant).values("pk"))
             phones = PatientPhone.objects.filter(organisation=organisation, number__contains=variant)
@@ -220,13 +223,17 @@ def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int
     """A bounded set of (pk, search_text) rows that might match the words with a typo or two."""
     if connection.vendor == "postgresql":
         condition = Q()
+        similarity: Any = None
         for word in words:
             for variant in query_variants(word):
                 condition |= Q(_WordSimilar(F("search_text"), Value(variant)))
+                score = TrigramWordSimilarity(variant, "search_text")
+                similarity = score if similarity is None else similarity + score
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
-            return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
+            ranked = qs.filter(condition).annotate(similarity=similarity).order_by("-similarity", "pk")
+            return list(ranked.values_list("pk", "search_text")[:FUZZY_CANDIDATES_RANKED])
     # SQLite: names whose words start or end like a query word (a typo seldom hits both ends of a word).
     condition = Q()
     for word in words:
@@ -269,8 +276,9 @@ def patient_search(
     """Patients the user may see, narrowed by the criteria and the one-box query, best matches first.
 
     Exact (substring) matches of every word come first; when there are none, names within one or two typing
-    mistakes per word are found (PostgreSQL narrows candidates with pg_trgm, SQLite by how words start and end;
-    both then check the edit distance in Python over at most FUZZY_CANDIDATES rows).
+    mistakes per word are found: PostgreSQL picks the FUZZY_CANDIDATES_RANKED most similar rows with pg_trgm
+    (GIN-indexed), SQLite up to FUZZY_CANDIDATES rows whose words start or end alike; both then check the edit
+    distance in Python. Phones match from PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).
     """
     criteria = criteria or PatientCriteria(query=query)
     text = (criteria.query or query).strip()

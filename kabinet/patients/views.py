@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -327,12 +328,8 @@ def relative_add(request: HttpRequest, organisation: Organisation, patient_id: i
 @staff_page
 def relative_remove(request: HttpRequest, organisation: Organisation, patient_id: int, link_id: int) -> HttpResponse:
     patient = _patient(request, organisation, patient_id)
-    link = get_object_or_404(
-        Relationship.objects.select_related("patient", "relative"),
-        pk=link_id,
-        organisation=organisation,
-        **{"patient" if request.POST.get("side") != "relative" else "relative": patient},
-    )
+    links = Relationship.objects.filter(Q(patient=patient) | Q(relative=patient), organisation=organisation)
+    link = get_object_or_404(links.select_related("patient", "relative"), pk=link_id)
     services.relative_unlink(actor=request.user, relationship=link)
     messages.success(request, _("The family link was removed."))
     return redirect(_card_url(patient.pk, "relatives"))

@@ -204,7 +204,9 @@ def test_linking_a_relative_from_the_card(desk, people) -> None:
         reverse("patients:relative_add", args=[people.john.pk]), {"relative": people.stranger.pk, "kind": "spouse"}
     )
     assert stolen.status_code == 422 and "Choose the relative from the search results." in stolen.content.decode()
-    removed = desk.post(reverse("patients:relative_remove", args=[people.petar.pk, link.pk]), {"side": "relative"})
+    elsewhere = desk.post(reverse("patients:relative_remove", args=[people.anna.pk, link.pk]))
+    assert elsewhere.status_code == 404  # the link is not Anna's to remove
+    removed = desk.post(reverse("patients:relative_remove", args=[people.petar.pk, link.pk]))  # from either card
     assert removed.status_code == 302 and not Relationship.objects.filter(pk=link.pk).exists()
 
 

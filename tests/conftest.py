@@ -13,6 +13,8 @@ from kabinet.accounts.models import User
 from kabinet.core.models import Organisation, Role
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory, member
 
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.clinic", "tests.fixtures.mail"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _audit_rows_flushable() -> Iterator[None]:

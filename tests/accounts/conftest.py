@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import email
 import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.message import Message
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -20,65 +14,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kabinet.accounts.models import User
 from kabinet.audit.models import AuditEvent
 from kabinet.core.models import Organisation, Role
-
-
-@dataclass
-class SmtpInbox:
-    """Messages received by the test SMTP server, parsed."""
-
-    messages: list[Message] = field(default_factory=list)
-    recipients: list[list[str]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self._lock:
-            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
-            self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-    def bodies(self) -> list[str]:
-        out = []
-        for message in self.messages:
-            part = message.get_payload(decode=True)
-            assert isinstance(part, bytes)
-            out.append(part.decode(message.get_content_charset() or "utf-8"))
-        return out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server(settings: Any) -> Iterator[SmtpInbox]:
-    """A real SMTP server (aiosmtpd) on a free local port; Django's SMTP backend is pointed at it."""
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
-CODE_IN_MAIL = re.compile(r"code is ([A-Z0-9]{6,10})\.")
-
-
-def code_from(body: str) -> str:
-    """The one-time code in a reset or activation email."""
-    match = CODE_IN_MAIL.search(body)
-    assert match, body
-    return match.group(1)
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from kabinet.accounts import services
 from kabinet.accounts.models import ApiToken, OneTimeCode, RateLimitEvent, User
 from kabinet.audit.models import AuditEvent
 from kabinet.core.exceptions import Invalid, NotFound, RateLimited
-from tests.accounts.conftest import audit_dump, code_from, current_totp, wrong_totp
+from tests.accounts.conftest import audit_dump, current_totp, wrong_totp
 from tests.factories import PASSWORD
+from tests.fixtures.mail import code_from
 
 pytestmark = pytest.mark.django_db
 

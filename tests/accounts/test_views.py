@@ -21,15 +21,14 @@ from kabinet.audit.models import AuditEvent
 from kabinet.core.models import Organisation, Role
 from tests.accounts.conftest import (
     LoginPost,
-    SmtpInbox,
     audit_dump,
-    code_from,
     current_totp,
     html_lang,
     page_text,
     wrong_totp,
 )
 from tests.factories import PASSWORD
+from tests.fixtures.mail import SmtpInbox, code_from
 
 pytestmark = pytest.mark.django_db
 

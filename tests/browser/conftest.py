@@ -6,9 +6,7 @@ is the live server, so tests navigate with paths: page.goto("/accounts/login/").
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,56 +14,21 @@ import pytest
 from kabinet.accounts.models import User
 from kabinet.demo.seed import SeedResult, seed
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-django's own reordering (db, transactional db, no db)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the browser tests after all others. From its first call until the session's browser closes, Playwright's
-    sync API leaves its event loop marked as running in the main thread: tests running after it would find an event
-    loop where none is (pytest-asyncio cannot start one; Django refuses ORM calls)."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
 
 @pytest.fixture(scope="session", autouse=True)
-def _django_allows_sync_orm_under_playwright() -> Iterator[None]:
-    """Playwright marks its event loop as running in the main thread (see above); Django would then refuse the ORM
-    calls of these tests and of pytest-django's flushes between them."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        # Fail, never skip: a suite that silently loses its browser tests looks green while proving nothing.
-        pytest.fail("chromium is not installed (apt-get install chromium, or run `make test`, which installs it)")
-    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
+def _django_allows_sync_orm_under_playwright(_async_unsafe_allowed: None) -> None:
+    """Django's flushes between these live-server tests run under Playwright's loop too (see tests/fixtures)."""
 
 
 @pytest.fixture(scope="session")
 def base_url(live_server: Any) -> str:
-    """Every context's base URL: the live server (this also replaces pytest-playwright's own fixture)."""
+    """Every context's base URL: the live server, so tests navigate with paths: page.goto("/accounts/login/")."""
     return str(live_server.url)
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    # An English-speaking browser, so pages seen before logging in are in English whatever the machine's locale.
-    return {**browser_context_args, "locale": "en-US"}
+def browser_context_args(browser_context_args: dict[str, Any], base_url: str) -> dict[str, Any]:
+    return {**browser_context_args, "base_url": base_url}
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,6 @@ who work with them, and another clinic that must see none of it. Also the browse
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -125,43 +122,6 @@ def people(org: Organisation, other_org: Organisation, registrar: User, admin_us
 
 # --- browser tests (test_browser.py): headless Debian Chromium against pytest-django's live server --------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-django's own reordering
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: Playwright's sync API leaves its event loop marked as running in the main thread
-    until the session's browser closes, and tests after it would find an event loop where none should be."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
-@pytest.fixture(scope="session")
-def _async_unsafe_allowed() -> Iterator[None]:
-    """Django refuses ORM calls while an event loop runs in the thread, which Playwright's sync API leaves behind."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any], _async_unsafe_allowed: None) -> dict[str, Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        # Fail, never skip: a suite that silently loses its browser tests looks green while proving nothing.
-        pytest.fail("chromium is not installed (apt-get install chromium); Playwright cannot download it here")
-    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
-
 
 @pytest.fixture(scope="session")
 def base_url(live_server: Any) -> str:
@@ -170,5 +130,5 @@ def base_url(live_server: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "locale": "en-US"}
+def browser_context_args(browser_context_args: dict[str, Any], base_url: str) -> dict[str, Any]:
+    return {**browser_context_args, "base_url": base_url}

@@ -17,7 +17,7 @@ from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
 from kabinet.accounts.models import User
 from kabinet.scheduling.models import Appointment
 from kabinet.scheduling.services import appointment_book
-from tests.scheduling.conftest import Clinic
+from tests.fixtures.clinic import Clinic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,7 @@
 """The schedule page in headless Chromium against pytest-django's live server: a registrar drags over the month grid
 to select three days of a doctor, applies the "Morning" template, and sees the shifts and the hour figures change.
 
-Browser launch arguments and "browser tests run last" come from tests/scheduling/conftest.py.
+Browser launch arguments and "browser tests run last" come from tests/fixtures/browser.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from kabinet.accounts.models import User
 from kabinet.core.models import Organisation, Role
 from kabinet.scheduling.services import shift_create
 from tests.factories import LocationFactory, UserFactory, member
-from tests.scheduling.conftest import Clinic
+from tests.fixtures.clinic import Clinic
 
 pytestmark = pytest.mark.django_db
 

@@ -60,7 +60,9 @@ def record(
             organisation = obj.pk if isinstance(obj, Organisation) else getattr(obj, "organisation_id", None)
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     ctx = request_context.current()
-    with transaction.atomic():
+    # No savepoint: the event belongs to the caller's transaction and fails with it (and savepoints cost two
+    # statements per event inside the booking's write lock).
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event = AuditEvent(

@@ -563,7 +563,7 @@ def timeline_add(
     """
     if kind not in TimelineEntry.Kind.values:
         raise ValueError(f"unknown timeline kind {kind!r}")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # part of the caller's change, never a partial success of it
         entry = TimelineEntry.objects.create(
             organisation_id=patient.organisation_id,
             patient=patient,

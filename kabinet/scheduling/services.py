@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -127,8 +127,11 @@ def _require_patient_change_allowed(appointment: Appointment, now: datetime) -> 
 
 
 def _save_new(appointment: Appointment) -> None:
+    # PostgreSQL's exclusion constraint is the last word on overlaps: a savepoint lets its error become SlotTaken
+    # with the caller's transaction still usable. SQLite has no such constraint (the IMMEDIATE transaction and the
+    # re-check decide), so it skips the savepoint's two statements inside the write lock.
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=connection.vendor != "sqlite"):
             appointment.save()
     except IntegrityError as exc:
         if "no_overlap" in str(exc):
@@ -240,6 +243,8 @@ def appointment_book(
 def _lock_practitioners(*practitioner_ids: int) -> None:
     """Queue behind schedule edits and other bookings of the same doctors (PostgreSQL row locks, sorted so two
     writers never wait on each other in a circle). On SQLite the IMMEDIATE transaction already serialises writers."""
+    if connection.vendor == "sqlite":
+        return
     list(Member.objects.select_for_update().filter(pk__in=sorted(set(practitioner_ids))).values_list("pk", flat=True))
 
 

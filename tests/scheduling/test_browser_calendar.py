@@ -137,6 +137,50 @@ def test_registrar_books_a_visit_by_clicking_a_free_time(clinic: Clinic, staff_p
     assert (appointment.note, appointment.created_by) == ("First visit", clinic.registrar)
 
 
+def test_registrar_books_with_the_keyboard_only(clinic: Clinic, staff_page: Callable[..., Page]) -> None:
+    """N opens the booking dialog for the shown day; doctor, date, patient, time and service are all reachable and
+    chosen from the keyboard, and Enter books."""
+    page = staff_page(clinic.registrar)
+    open_day(page, clinic)
+    page.keyboard.press("n")
+    dialog = page.locator("#book-dialog")
+    expect(dialog).to_be_visible()
+    doctor = dialog.get_by_label("Doctor")
+    expect(doctor).to_be_focused()
+    expect(dialog.get_by_label("Date", exact=True)).to_have_value(clinic.day.isoformat())
+    doctor.select_option(label="Dr Boris")
+    expect(dialog.locator("#book-when")).to_contain_text("Dr Boris")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_label("Date", exact=True)).to_be_focused()
+    dialog.get_by_label("Find a patient").focus()
+    page.keyboard.type("Pety")
+    result = dialog.get_by_role("button", name=re.compile("Patient Petya"))
+    result.focus()
+    page.keyboard.press("Enter")
+    expect(dialog.locator("#book-chosen")).to_contain_text("Patient Petya")
+    expect(dialog.get_by_label("Service")).to_have_value(str(clinic.service.pk))  # the doctor's first service
+    dialog.get_by_label("Starts at").focus()
+    page.keyboard.type("1030")
+    page.keyboard.press("Enter")  # submits the form, like a click on "Book"
+
+    expect(dialog).to_be_hidden()
+    appointment = Appointment.objects.get()
+    expect(visit(page, appointment.pk)).to_contain_text("Patient Petya")
+    assert (appointment.start, appointment.practitioner) == (clinic.at(10, 30), clinic.other_doctor)
+
+
+def test_the_new_visit_button_and_shortcut_stay_quiet_while_typing(
+    clinic: Clinic, staff_page: Callable[..., Page]
+) -> None:
+    page = staff_page(clinic.registrar)
+    open_day(page, clinic)
+    page.get_by_label("Go to date").focus()
+    page.keyboard.press("n")
+    expect(page.locator("#book-dialog")).to_be_hidden()
+    page.get_by_role("button", name="New visit").click()
+    expect(page.locator("#book-dialog")).to_be_visible()
+
+
 def test_quick_new_patient_and_a_time_taken_meanwhile_is_explained(
     clinic: Clinic, staff_page: Callable[..., Page]
 ) -> None:

@@ -50,6 +50,7 @@ STRINGS = {
     "action_no_show": _("No-show"),
     "action_cancel": _("Cancel visit"),
     "invalid_time": _("Enter a date and time."),
+    "invalid_date": _("Enter a date."),
 }
 
 

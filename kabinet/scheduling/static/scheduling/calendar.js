@@ -555,7 +555,6 @@ const book = {
   search: $("#book-search"),
   results: $("#book-results"),
   hint: $("#book-search-hint"),
-  target: null,     // {day, doctor} of the clicked time
   patient: null,
   key: null,
   searchTimer: null,
@@ -578,28 +577,68 @@ function choosePatient(patient) {
   if (!patient) { book.search.focus(); }
 }
 
-function openBooking(wall, doctorId) {
+function fillBookingServices(doctorId, preferred) {
+  const services = state.services.filter((s) => s.practitioners.includes(Number(doctorId)));
+  fillSelect(book.form.elements.service, services, { keepFirst: false, value: preferred });
+  showError(book.error, services.length ? "" : S.no_services);
+  $("#book-submit").disabled = !services.length;
+}
+
+function describeBooking() {
+  const f = book.form.elements;
+  const day = new Intl.DateTimeFormat(LANG, { timeZone: "UTC", weekday: "long", day: "numeric", month: "long" });
+  const valid = /^\d{4}-\d{2}-\d{2}$/.test(f.day.value);
+  $("#book-when").textContent = [doctorName(f.doctor.value), valid ? day.format(new Date(`${f.day.value}T12:00:00Z`)) : ""]
+    .filter(Boolean).join(" · ");
+}
+
+function openBooking(wall, doctorId, { focus = "search" } = {}) {
   // The calendar snaps clicks to 5 minutes (for dragging); a booking starts on the quarter hour clicked in.
   const w = wallOf(wall);
   const minutes = w.mi - (w.mi % 15);
-  book.target = { day: `${w.y}-${pad(w.m)}-${pad(w.d)}`, doctor: String(doctorId) };
   book.key = newKey();
   book.form.reset();
-  book.form.elements.time.value = `${pad(w.h)}:${pad(minutes)}`;
-  showError(book.error, "");
+  const f = book.form.elements;
+  fillSelect(f.doctor, state.practitioners, { keepFirst: false, value: String(doctorId) });
+  f.day.value = `${w.y}-${pad(w.m)}-${pad(w.d)}`;
+  f.time.value = `${pad(w.h)}:${pad(minutes)}`;
   choosePatient(null);
   book.results.replaceChildren();
   book.hint.textContent = S.search_hint;
   $("#book-new").open = false;
-  const day = new Intl.DateTimeFormat(LANG, { timeZone: "UTC", weekday: "long", day: "numeric", month: "long" });
-  $("#book-when").textContent = `${doctorName(doctorId)} · ${day.format(new Date(`${book.target.day}T12:00:00Z`))}`;
-  const services = state.services.filter((s) => s.practitioners.includes(Number(doctorId)));
-  fillSelect(book.form.elements.service, services, { keepFirst: false, value: state.service });
-  if (!services.length) { showError(book.error, S.no_services); }
-  $("#book-submit").disabled = !services.length;
+  fillBookingServices(f.doctor.value, state.service);
+  describeBooking();
   book.dialog.showModal();
-  book.search.focus();
+  (focus === "doctor" ? f.doctor : book.search).focus();
 }
+
+/** Keyboard and button way in: the shown day, the filtered (or first) doctor, the next quarter hour. */
+function openBookingFromKeyboard() {
+  if (!state.practitioners.length) { say(S.no_doctors_filtered, { error: true }); return; }
+  const now = zoneParts(new Date(), zone());
+  const today = `${now.y}-${pad(now.m)}-${pad(now.d)}`;
+  const day = state.date || today;
+  let minutes = day === today ? now.h * 60 + now.mi + 15 - ((now.h * 60 + now.mi) % 15) : 9 * 60;
+  minutes = Math.min(minutes, 23 * 60 + 45);
+  const doctor = visibleDoctor() || String(state.practitioners[0].id);
+  openBooking(`${day}T${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}:00`, doctor, { focus: "doctor" });
+}
+
+$("#cal-new-visit").addEventListener("click", openBookingFromKeyboard);
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "n" && event.key !== "N") { return; }
+  if (event.ctrlKey || event.metaKey || event.altKey || document.querySelector("dialog[open]")) { return; }
+  if (event.target.closest("input, select, textarea, [contenteditable]")) { return; }
+  event.preventDefault();
+  openBookingFromKeyboard();
+});
+
+book.form.elements.doctor.addEventListener("change", () => {
+  fillBookingServices(book.form.elements.doctor.value, book.form.elements.service.value);
+  describeBooking();
+});
+book.form.elements.day.addEventListener("change", describeBooking);
 
 book.search.addEventListener("input", () => {
   clearTimeout(book.searchTimer);
@@ -654,6 +693,7 @@ book.form.addEventListener("submit", async (event) => {
   const f = book.form.elements;
   if (!f.service.value) { showError(book.error, S.choose_service); return; }
   if (!/^\d{2}:\d{2}/.test(f.time.value)) { showError(book.error, S.invalid_time); f.time.focus(); return; }
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(f.day.value)) { showError(book.error, S.invalid_date); f.day.focus(); return; }
   const submit = $("#book-submit");
   submit.setAttribute("aria-busy", "true");
   submit.disabled = true;
@@ -662,9 +702,9 @@ book.form.addEventListener("submit", async (event) => {
       headers: { "Idempotency-Key": book.key },
       body: {
         patient: book.patient.id,
-        practitioner: Number(book.target.doctor),
+        practitioner: Number(f.doctor.value),
         service: Number(f.service.value),
-        start: instantOf(`${book.target.day}T${f.time.value.slice(0, 5)}`, zone()),
+        start: instantOf(`${f.day.value}T${f.time.value.slice(0, 5)}`, zone()),
         location: state.location,
         note: f.note.value,
         overbook: Boolean(f.overbook && f.overbook.checked),

@@ -27,6 +27,7 @@ from kabinet.core.exceptions import Invalid, NotFound
 LOGIN_ACCOUNT_SCOPE = "login-account"
 LOGIN_IP_SCOPE = "login-ip"
 RESET_SCOPE = "reset-account"
+TOTP_SCOPE = "totp-account"
 TOKEN_PREFIX = "kab_"  # noqa: S105  (a marker, not a secret)
 
 
@@ -315,10 +316,28 @@ def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
 
 
 def totp_verify(*, user: User, token: str) -> TOTPDevice | None:
+    """The confirmed device the code belongs to, or None. Like passwords, codes are refused outright after
+    LOGIN_FAILURE_LIMIT wrong ones in the window (a six-digit code falls to guessing otherwise); both outcomes are
+    audited."""
+    limit, window = settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    key = f"user:{user.pk}"
+    ratelimit.ensure_below(TOTP_SCOPE, key, limit=limit, window_seconds=window)
     for device in TOTPDevice.objects.devices_for_user(user, confirmed=True):
         if device.verify_token((token or "").strip()):
+            with transaction.atomic():
+                ratelimit.clear(TOTP_SCOPE, key)
+                record(actor=user, action="account.2fa_verified", obj=user)
             return device
+    with transaction.atomic():
+        ratelimit.hit(TOTP_SCOPE, key)
+        record(actor=user, action="account.2fa_failed", obj=user)
     return None
+
+
+def logged_out(*, user: Any) -> None:
+    """Audit the end of a session (the view ends it)."""
+    if getattr(user, "is_authenticated", False):
+        record(actor=user, action="account.logout", obj=user)
 
 
 def user_create(

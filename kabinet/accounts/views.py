@@ -82,6 +82,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    services.logged_out(user=request.user)
     auth_logout(request)
     return redirect("accounts:login")
 
@@ -93,13 +94,21 @@ def two_factor_view(request: AuthenticatedRequest) -> HttpResponse:
     has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
     form = forms.OneTimeTokenForm(request.POST or None)
     if has_device:
+        status = 200
         if request.method == "POST" and form.is_valid():
-            device = services.totp_verify(user=user, token=form.cleaned_data["token"])
-            if device is not None:
-                otp_login(request, device)
-                return redirect(_safe_next(request, reverse("core:dashboard")))
-            form.add_error("token", _("The code is not correct. Check the time on your phone and try again."))
-        return render(request, "accounts/two_factor_verify.html", {"form": form}, status=400 if form.errors else 200)
+            try:
+                device = services.totp_verify(user=user, token=form.cleaned_data["token"])
+            except RateLimited as exc:
+                form.add_error(None, str(exc))
+                status = 429
+            else:
+                if device is not None:
+                    otp_login(request, device)
+                    return redirect(_safe_next(request, reverse("core:dashboard")))
+                form.add_error("token", _("The code is not correct. Check the time on your phone and try again."))
+        if form.errors and status == 200:
+            status = 400
+        return render(request, "accounts/two_factor_verify.html", {"form": form}, status=status)
 
     if request.method == "POST" and form.is_valid():
         try:

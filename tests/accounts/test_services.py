@@ -757,6 +757,28 @@ def test_totp_verify_accepts_the_code_of_a_confirmed_device_only(admin_user: Use
     assert services.totp_verify(user=admin_user, token=current_totp(device)) == device
 
 
+def test_totp_verification_is_audited_both_ways_without_the_code(admin_user: User, settings: Settings) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's own back-off would refuse the right code a second later
+    device = services.totp_device_start(user=admin_user)
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    wrong, right = wrong_totp(device), current_totp(device)
+    assert services.totp_verify(user=admin_user, token=wrong) is None
+    assert services.totp_verify(user=admin_user, token=right) == device
+    actions = list(AuditEvent.objects.filter(actor=admin_user).order_by("id").values_list("action", flat=True))
+    assert actions[-2:] == ["account.2fa_failed", "account.2fa_verified"]
+    assert wrong not in audit_dump() and right not in audit_dump()
+
+
+def test_totp_codes_are_refused_after_five_wrong_ones_even_when_right(admin_user: User, settings: Settings) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # our limit, not django-otp's back-off, is what this test is about
+    device = services.totp_device_start(user=admin_user)
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    for _attempt in range(settings.LOGIN_FAILURE_LIMIT):
+        assert services.totp_verify(user=admin_user, token=wrong_totp(device)) is None
+    with pytest.raises(RateLimited):
+        services.totp_verify(user=admin_user, token=current_totp(device))
+
+
 def test_failed_login_leaves_no_password_in_the_audit_log(admin_user: User) -> None:
     _fail_login("alice@example.org", ip="10.0.0.1")
     assert "not-the-password" not in audit_dump()

@@ -158,6 +158,11 @@ def test_logout_ends_the_session(admin_user: User, login_client: Callable[[User]
     assert client.get("/")["Location"].startswith("/accounts/login/")
 
 
+def test_logout_is_audited(admin_user: User, login_client: Callable[[User], Client]) -> None:
+    login_client(admin_user).post("/accounts/logout/")
+    assert AuditEvent.objects.filter(action="account.logout", actor=admin_user).count() == 1
+
+
 def test_logout_needs_a_post(admin_user: User, login_client: Callable[[User], Client]) -> None:
     client = login_client(admin_user)
     assert client.get("/accounts/logout/").status_code == 405
@@ -382,6 +387,17 @@ def test_staff_owing_2fa_cannot_create_an_api_token(pending_alice: Client, admin
     response = pending_alice.post("/accounts/tokens/", {"name": "sneaky"})
     assert response["Location"] == "/accounts/2fa/"
     assert not ApiToken.objects.filter(user=admin_user).exists()
+
+
+def test_2fa_page_answers_429_after_five_wrong_codes(pending_alice: Client, admin_user: User, settings: Any) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # our limit, not django-otp's back-off, is what this test is about
+    device = TOTPDevice.objects.create(user=admin_user, name="phone", confirmed=True)
+    for _attempt in range(5):
+        assert pending_alice.post("/accounts/2fa/", {"token": wrong_totp(device)}).status_code == 400
+    response = pending_alice.post("/accounts/2fa/", {"token": current_totp(device)})
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    assert pending_alice.get("/")["Location"] == "/accounts/2fa/"
 
 
 def test_staff_owing_2fa_can_still_log_out(pending_alice: Client) -> None:

@@ -237,9 +237,14 @@ LOG_LEVEL: str = _setting("LOG_LEVEL", env.str, default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "kabinet.core.log_filters.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "kabinet.core.log_filters.RequestIdFilter"},
+        "secret_paths": {"()": "kabinet.core.log_filters.SecretPathFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "secret_paths"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

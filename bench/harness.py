@@ -91,6 +91,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_script(script: str, log: Path) -> tuple[subprocess.Popen[str], int]:
+    """Run a local stand-in (an SMTP sink, an SMS gateway) from `script` on a free port; it prints "ready" once it
+    listens, and logs what it receives to `log`. Returns the process and its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(port), str(log)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process, port
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -105,8 +116,9 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_server(kind: str, url: str, *, workers: int = 2) -> Server:
-    """`asgi`: uvicorn (the embedded default); `wsgi`: gunicorn with sync workers (scaled-out HTTP)."""
+def start_server(kind: str, url: str, *, workers: int = 2, **settings: str) -> Server:
+    """`asgi`: uvicorn (the embedded default); `wsgi`: gunicorn with sync workers (scaled-out HTTP). `settings` are
+    extra environment variables for the server (e.g. REDIS_URL)."""
     port = free_port()
     venv = Path(sys.executable).parent
     if kind == "asgi":
@@ -136,7 +148,7 @@ def start_server(kind: str, url: str, *, workers: int = 2) -> Server:
             "--log-level",
             "warning",
         ]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=server_env(url), start_new_session=True)
+    process = subprocess.Popen(cmd, cwd=ROOT, env=server_env(url, **settings), start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     import httpx
 

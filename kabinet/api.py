@@ -8,14 +8,21 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from kabinet.accounts.api import router as accounts_router
 from kabinet.accounts.auth import BearerToken, SessionAuth
+from kabinet.billing.api import router as billing_router
+from kabinet.campaigns.api import router as campaigns_router
+from kabinet.consultations.api import router as consultations_router
 from kabinet.core.api import router as core_router
 from kabinet.core.exceptions import DomainError, RateLimited
+from kabinet.frontdesk.api import router as frontdesk_router
+from kabinet.notifications.api import router as notifications_router
 from kabinet.patients.api import router as patients_router
+from kabinet.records.api import router as records_router
 from kabinet.scheduling.api import router as scheduling_router
 
 logger = logging.getLogger(__name__)
@@ -113,6 +120,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+@csrf_exempt  # it changes nothing; without this a POST would get the HTML CSRF page instead of the 404
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Unknown paths under /api/ answer in problem+json too, not with the HTML 404 page."""
     return problem(request, status=404, code="not_found", detail=_("No such API endpoint."))
@@ -121,4 +129,10 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
 api.add_router("", core_router)
 api.add_router("", accounts_router)
 api.add_router("", patients_router)
+api.add_router("", records_router)
 api.add_router("", scheduling_router)
+api.add_router("", consultations_router)
+api.add_router("", frontdesk_router)
+api.add_router("", notifications_router)
+api.add_router("", campaigns_router)
+api.add_router("", billing_router)

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_htmx",
+    "csp",
+    "ninja",  # the API docs' Swagger UI from our own static files, not a CDN (the CSP allows no other origin)
     "channels",
     "django_tasks",
     "django_tasks_db",
@@ -76,13 +78,21 @@ INSTALLED_APPS = [
     "kabinet.accounts",
     "kabinet.audit",
     "kabinet.patients",
+    "kabinet.records",
+    "kabinet.notifications",
+    "kabinet.campaigns",
     "kabinet.scheduling",
+    "kabinet.consultations",
+    "kabinet.frontdesk",
+    "kabinet.billing",
     "kabinet.portal",
     "kabinet.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "kabinet.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kabinet.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +124,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kabinet.core.context_processors.navigation",
+                "kabinet.notifications.context_processors.bell",
+                "kabinet.campaigns.context_processors.campaigns",
             ],
         },
     },
@@ -153,7 +165,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = _setting("REDIS_URL", env.str, default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # Connections per process for websockets; a burst beyond them waits for a free one (kabinet/core/channel_layers.py).
+    # redis-py 8's default 5 s read timeout equals channels-redis's 5 s blocking receive, so a busy process's receive
+    # would time out and kill its sockets: reads get 30 s.
+    _redis_host = {
+        "address": REDIS_URL,
+        "max_connections": _setting("REDIS_MAX_CONNECTIONS", env.int, default=500),
+        "timeout": 20,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "kabinet.core.channel_layers.WaitingRedisChannelLayer",
+            "CONFIG": {"hosts": [_redis_host]},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -194,18 +221,102 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = _strict_bool("SESSION_COOKIE_SECURE", default=not DEBUG and SITE_URL.startswith("https"))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = _strict_bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+# HTTPS in production (docs/security.md): redirect plain HTTP, then HSTS; all off by default for the local set-up.
+SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS: int = _setting("SECURE_HSTS_SECONDS", env.int, default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = _strict_bool("SECURE_HSTS_PRELOAD", default=False)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto and the number of proxies for the client address.
-if _strict_bool("BEHIND_PROXY", default=False):
+# (BEHIND_PROXY=true and SECURE_PROXY_SSL_HEADER=true are the same switch.)
+if _strict_bool("BEHIND_PROXY", default=False) or _strict_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp). No inline scripts or event handlers anywhere: page code lives in static
+# files. Style *attributes* stay allowed (style-src-attr) for the few `style="--tag: …"` colours the templates set;
+# <style> elements are not (htmx's own indicator styles are turned off in base.html and live in kabinet.css).
+# A view that lets the same site frame it (xframe_options_sameorigin) gets frame-ancestors 'self' to match
+# (kabinet.core.middleware.SecurityHeadersMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
+# Browser features: camera and microphone for this site only (video consultations), nothing else.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "camera": ["self"],
+    "microphone": ["self"],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+    "accelerometer": [],
+    "gyroscope": [],
+    "magnetometer": [],
+}
 TRUSTED_PROXY_COUNT: int = _setting("TRUSTED_PROXY_COUNT", env.int, default=0)
 
 # --- email ----------------------------------------------------------------------------------------------------
 vars().update(_setting("EMAIL_URL", env.email_url, default="consolemail://"))
 DEFAULT_FROM_EMAIL: str = _setting("DEFAULT_FROM_EMAIL", env.str, default="kabinet <no-reply@kabinet.localhost>")
+
+# --- notifications (outbox, SMS, web push; see README "Notifications") ------------------------------------------
+# SMS_URL: empty (SMS off), console://, kannel://user:pass@host:13013/?from=kabinet, or http+json:// / http+form://
+# / http+get:// (https+… too) for a commercial gateway with the SMS_HTTP_* options. Parsed at start-up.
+SMS_URL: str = _setting("SMS_URL", env.str, default="")
+SMS_FROM: str = _setting("SMS_FROM", env.str, default="")
+SMS_DLR_TOKEN: str = _setting("SMS_DLR_TOKEN", env.str, default="")
+SMS_HTTP_TEMPLATE: str = _setting("SMS_HTTP_TEMPLATE", env.str, default="")
+SMS_HTTP_AUTH_HEADER: str = _setting("SMS_HTTP_AUTH_HEADER", env.str, default="")
+SMS_HTTP_ID_FIELD: str = _setting("SMS_HTTP_ID_FIELD", env.str, default="id")
+SMS_HTTP_IDEMPOTENCY_HEADER: str = _setting("SMS_HTTP_IDEMPOTENCY_HEADER", env.str, default="")
+VAPID_PRIVATE_KEY: str = _setting("VAPID_PRIVATE_KEY", env.str, default="")
+VAPID_PUBLIC_KEY: str = _setting("VAPID_PUBLIC_KEY", env.str, default="")
+VAPID_SUBJECT: str = _setting("VAPID_SUBJECT", env.str, default="")
+# Envelope sender for VERP bounce matching, e.g. bounces@clinic.example (mail to bounces+…@ must reach
+# `manage.py notifications_bounce`); empty: DEFAULT_FROM_EMAIL, bounces matched by Message-ID only.
+NOTIFICATIONS_BOUNCE_ADDRESS: str = _setting("NOTIFICATIONS_BOUNCE_ADDRESS", env.str, default="")
+NOTIFICATIONS_MAX_ATTEMPTS: int = _setting("NOTIFICATIONS_MAX_ATTEMPTS", env.int, default=6)
+NOTIFICATIONS_RETRY_SECONDS: int = _setting("NOTIFICATIONS_RETRY_SECONDS", env.int, default=60)
+NOTIFICATIONS_LEASE_SECONDS: int = _setting("NOTIFICATIONS_LEASE_SECONDS", env.int, default=300)
+NOTIFICATIONS_PROVIDER_TIMEOUT: int = _setting("NOTIFICATIONS_PROVIDER_TIMEOUT", env.int, default=30)
+NOTIFICATIONS_BATCH: int = _setting("NOTIFICATIONS_BATCH", env.int, default=100)
+NOTIFICATIONS_TICK_SECONDS: int = _setting("NOTIFICATIONS_TICK_SECONDS", env.int, default=5)
+# A silent mail server must not hold a dispatcher past its lease: SMTP gets the same timeout as the other providers.
+EMAIL_TIMEOUT: int = NOTIFICATIONS_PROVIDER_TIMEOUT
+if NOTIFICATIONS_PROVIDER_TIMEOUT * 2 >= NOTIFICATIONS_LEASE_SECONDS:
+    raise ImproperlyConfigured("NOTIFICATIONS_LEASE_SECONDS must be more than twice NOTIFICATIONS_PROVIDER_TIMEOUT")
+
+# --- consultations (see README "Consultations") -----------------------------------------------------------------
+CONSULTATIONS_VOICE_MAX_BYTES: int = _setting("CONSULTATIONS_VOICE_MAX_BYTES", env.int, default=5 * 1024 * 1024)
+CONSULTATIONS_VOICE_MAX_SECONDS: int = _setting("CONSULTATIONS_VOICE_MAX_SECONDS", env.int, default=300)
+# A new message reaches the other side through the outbox only when they have not read it within this delay.
+CONSULTATIONS_NOTIFY_AFTER_SECONDS: int = _setting("CONSULTATIONS_NOTIFY_AFTER_SECONDS", env.int, default=120)
+CONSULTATIONS_SLA_CHECK_SECONDS: int = _setting("CONSULTATIONS_SLA_CHECK_SECONDS", env.int, default=60)
+if min(CONSULTATIONS_VOICE_MAX_BYTES, CONSULTATIONS_VOICE_MAX_SECONDS, CONSULTATIONS_SLA_CHECK_SECONDS) <= 0:
+    raise ImproperlyConfigured("CONSULTATIONS_VOICE_MAX_* and CONSULTATIONS_SLA_CHECK_SECONDS must be positive.")
+# Video consultations (WebRTC): STUN/TURN servers for the browsers, as JSON, e.g.
+# [{"urls": "stun:turn.example.org:3478"}, {"urls": ["turn:turn.example.org:3478?transport=udp"]}]. TURN entries
+# without a credential get short-lived coturn credentials (use-auth-secret) made with VIDEO_TURN_SECRET.
+VIDEO_ICE_SERVERS: list[dict[str, Any]] = _setting("VIDEO_ICE_SERVERS", env.json, default=[])
+VIDEO_TURN_SECRET: str = _setting("VIDEO_TURN_SECRET", env.str, default="")
+if not isinstance(VIDEO_ICE_SERVERS, list) or not all(
+    isinstance(entry, dict) and entry.get("urls") for entry in VIDEO_ICE_SERVERS
+):
+    raise ImproperlyConfigured('Environment variable VIDEO_ICE_SERVERS must be a JSON list of {"urls": ...} objects.')
 
 # --- i18n -----------------------------------------------------------------------------------------------------
 LANGUAGE_CODE: str = _setting("LANGUAGE_CODE", env.str, default="en")
@@ -231,6 +342,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Uploaded documents and photos: larger files are refused with 413 (put the same limit on the proxy in front).
+RECORDS_MAX_UPLOAD_BYTES: int = _setting("RECORDS_MAX_UPLOAD_BYTES", env.int, default=20 * 1024 * 1024)
+if RECORDS_MAX_UPLOAD_BYTES <= 0:
+    raise ImproperlyConfigured("Environment variable RECORDS_MAX_UPLOAD_BYTES must be a positive number of bytes.")
 
 # --- logging: no personal data; requests are identified by request id ------------------------------------------
 LOG_LEVEL: str = _setting("LOG_LEVEL", env.str, default="INFO")
@@ -249,6 +364,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},  # PDF documents: progress steps at INFO
+        "fontTools": {"level": "WARNING"},
     },
 }
 

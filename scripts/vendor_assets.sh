@@ -47,4 +47,6 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 MIT
+# Chart.js (MIT) for the consultation readings charts; the minified file names its source map, so it is kept.
+fetch "chart.js@4" chartjs dist/chart.umd.min.js dist/chart.umd.min.js.map
 echo "vendored into $dest:"; find "$dest" -type f | sort

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from kabinet.accounts.models import User
 from kabinet.core.models import Organisation, Role
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory, member
 
-pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.clinic", "tests.fixtures.mail"]
+pytest_plugins = [
+    "tests.fixtures.processes",  # before browser, which imports it
+    "tests.fixtures.browser",
+    "tests.fixtures.clinic",
+    "tests.fixtures.http",
+    "tests.fixtures.mail",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,6 +41,24 @@ def _audit_rows_flushable() -> Iterator[None]:
     flush.Command.handle = handle  # type: ignore[method-assign]
     yield
     flush.Command.handle = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_database_per_worker() -> Iterator[None]:
+    """Under pytest-xdist each worker gets its own Redis database for the cache and the channel layer: tests clear
+    the cache (FLUSHDB) and name channel groups after row ids, which would cross between workers otherwise."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not settings.REDIS_URL or not worker:
+        yield
+        return
+    parts = urlsplit(settings.REDIS_URL)
+    url = urlunsplit(parts._replace(path=f"/{1 + int(worker.removeprefix('gw')) % 15}"))
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    [host] = layer["CONFIG"]["hosts"]
+    layers = {"default": {**layer, "CONFIG": {"hosts": [{**host, "address": url}]}}}
+    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers):
+        yield
 
 
 @pytest.fixture(autouse=True)

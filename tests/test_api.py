@@ -54,6 +54,9 @@ def test_unauthenticated_calls_get_401_problem(header) -> None:
 def test_unknown_api_path_is_a_404_problem(registrar, login_client) -> None:
     _is_problem(login_client(registrar).get("/api/v1/no-such-thing"), 404, "not_found")
     _is_problem(Client().get("/api/v2/me"), 404, "not_found")
+    # A client posting to a wrong path with its token gets the 404 too, not the HTML CSRF page.
+    strict = Client(enforce_csrf_checks=True)
+    _is_problem(strict.post("/api/v1/no-such-thing", {}, headers={"Authorization": "Bearer kb_x"}), 404, "not_found")
 
 
 @pytest.mark.django_db

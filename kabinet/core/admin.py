@@ -12,7 +12,7 @@ class LocationInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "default_language"]
+    list_display = ["name", "slug", "default_language", "currency"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LocationInline]
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from kabinet.core.exceptions import Conflict, Invalid
+from kabinet.core.exceptions import Conflict, DomainError, Invalid
 from kabinet.core.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
@@ -35,7 +35,7 @@ def run_once(
     user = request.user
     if key is None or not user.is_authenticated:
         return action()
-    stored = IdempotentRequest.objects.filter(user=user, scope=scope, key=key).first()
+    stored = _stored(user, scope, key)
     if stored is not None:
         return stored.status, stored.body
     try:
@@ -44,8 +44,19 @@ def run_once(
             IdempotentRequest.objects.create(user=user, scope=scope, key=key, status=status, body=body)
     except IntegrityError:
         # A concurrent request with the same key committed first: answer with its result.
-        stored = IdempotentRequest.objects.filter(user=user, scope=scope, key=key).first()
+        stored = _stored(user, scope, key)
         if stored is None:
             raise Conflict(code="idempotency_conflict") from None
         return stored.status, stored.body
+    except DomainError:
+        # A retry that ran while its original was still working fails on the original's own effect (the slot it
+        # just took, say); once the original has committed, the client gets the original's answer, not the error.
+        stored = _stored(user, scope, key)
+        if stored is None:
+            raise
+        return stored.status, stored.body
     return status, body
+
+
+def _stored(user: Any, scope: str, key: str) -> IdempotentRequest | None:
+    return IdempotentRequest.objects.filter(user=user, scope=scope, key=key).first()

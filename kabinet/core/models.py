@@ -6,6 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +36,14 @@ class Organisation(models.Model):
     slug = models.SlugField(_("short name"), unique=True)
     default_language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    # ISO 4217 code of every amount the clinic charges (billing keeps money as Decimal in this currency only).
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        default="EUR",
+        validators=[RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. EUR, BGN, RUB."))],
+        help_text=_("Three-letter ISO 4217 code, e.g. EUR, BGN, RUB."),
     )
     # Staff roles whose members must use two-factor authentication (codes from Role).
     require_2fa_roles = models.JSONField(_("roles that require two-factor authentication"), default=list, blank=True)

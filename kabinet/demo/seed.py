@@ -14,8 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from kabinet.accounts.models import User
+from kabinet.billing.demo import seed_billing
+from kabinet.consultations.demo import seed_consultations
 from kabinet.core.models import Location, Member, MemberRole, Organisation, Role, Room, Specialty
+from kabinet.frontdesk.demo import seed_frontdesk
 from kabinet.patients.models import Patient, PatientNote, PatientPhone, Relationship, Tag, TimelineEntry
+from kabinet.records.models import DocumentKind, DocumentTemplate, MandatoryRule
 from kabinet.scheduling.models import Appointment, BookingPolicy, HourNorm, Reason, Service, Shift, ShiftTemplate
 from kabinet.scheduling.services import shift_create_from_template
 
@@ -408,6 +412,72 @@ def _appointments(org: Organisation) -> None:
             )
 
 
+GDPR_CONSENT_BODY = """\
+{% if language == "ru" %}
+<p>Я, {{ patient.full_name }}{% if patient.birth_date %}, {{ patient.birth_date|date:"d.m.Y" }} г. р.{% endif %},
+даю согласие {{ clinic.name }} на обработку моих персональных данных, включая данные о здоровье,
+для оказания медицинских услуг, записи на приём и напоминаний о визитах.</p>
+<p>Я могу отозвать согласие в любое время, написав в клинику.</p>
+{% elif language == "bg" %}
+<p>Аз, {{ patient.full_name }}{% if patient.birth_date %}, роден(а) на {{ patient.birth_date|date:"d.m.Y" }}{% endif %},
+давам съгласие {{ clinic.name }} да обработва личните ми данни, включително данни за здравето ми, за медицински услуги,
+записване на часове и напомняния.</p>
+<p>Мога да оттегля съгласието си по всяко време с писмо до клиниката.</p>
+{% else %}
+<p>I, {{ patient.full_name }}{% if patient.birth_date %}, born {{ patient.birth_date|date:"j F Y" }}{% endif %},
+agree that {{ clinic.name }} processes my personal data, including data about my health, to provide medical care,
+book visits and send me reminders.</p>
+<p>I may withdraw this consent at any time by writing to the clinic.</p>
+{% endif %}
+{% if fields.contact_by_sms %}<p>&#9745; SMS</p>{% endif %}
+"""
+VISIT_NOTE_BODY = """\
+<h2>{{ fields.complaints|default:"—" }}</h2>
+<p>{{ fields.findings|linebreaksbr }}</p>
+<p><strong>{{ fields.diagnosis }}</strong></p>
+<p>{{ fields.plan|linebreaksbr }}</p>
+{% if fields.next_visit %}<p>{{ fields.next_visit|date:"DATE_FORMAT" }}</p>{% endif %}
+"""
+DOCUMENT_TEMPLATES = [
+    (
+        "Consent to the processing of personal data (GDPR)",
+        DocumentKind.INFORMED_CONSENT,
+        GDPR_CONSENT_BODY,
+        [{"name": "contact_by_sms", "label": "Reminders by SMS", "type": "checkbox"}],
+    ),
+    (
+        "Visit note",
+        DocumentKind.VISIT_NOTE,
+        VISIT_NOTE_BODY,
+        [
+            {"name": "complaints", "label": "Complaints", "type": "text", "required": True},
+            {"name": "findings", "label": "Examination", "type": "textarea"},
+            {"name": "diagnosis", "label": "Diagnosis", "type": "text", "required": True},
+            {"name": "plan", "label": "Plan and recommendations", "type": "textarea"},
+            {"name": "next_visit", "label": "Next visit", "type": "date"},
+        ],
+    ),
+]
+
+
+def _documents(org: Organisation) -> None:
+    """Two document templates and the rule that every patient needs a GDPR consent (valid three years)."""
+    templates = {}
+    for name, kind, body, fields in DOCUMENT_TEMPLATES:
+        templates[kind], _created = DocumentTemplate.objects.get_or_create(
+            organisation=org, name=name, language="", defaults={"kind": kind, "body": body, "fields": fields}
+        )
+    MandatoryRule.objects.get_or_create(
+        organisation=org,
+        name="GDPR consent",
+        defaults={
+            "kind": DocumentKind.INFORMED_CONSENT,
+            "template": templates[DocumentKind.INFORMED_CONSENT],
+            "validity_days": 3 * 365,
+        },
+    )
+
+
 @dataclass(frozen=True)
 class SeedResult:
     organisation: Organisation
@@ -430,4 +500,13 @@ def seed(password: str | None = None) -> SeedResult:
         _patient_extras(org)
         _calendar(org, locations)
         _appointments(org)
+        _documents(org)
+        seed_consultations(
+            org,
+            admin_email="admin@" + EMAIL_DOMAIN,
+            doctor_emails=["doctor1@" + EMAIL_DOMAIN, "doctor2@" + EMAIL_DOMAIN],
+            patient_email=DEMO_PATIENT.email,
+        )
+        seed_billing(org, admin_email="admin@" + EMAIL_DOMAIN, patient_email=DEMO_PATIENT.email)
+        seed_frontdesk(org, patient_email=DEMO_PATIENT.email)
     return SeedResult(organisation=org, logins=logins, patients_added=added)

@@ -6,19 +6,21 @@ Staff see their current organisation's patients; a patient's token sees only the
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from django.utils.translation import gettext as _
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from kabinet.core import permissions, tenancy
-from kabinet.core.exceptions import NotAllowed, NotFound
+from kabinet.core.exceptions import Invalid, NotAllowed, NotFound
 from kabinet.core.models import Organisation
-from kabinet.patients import selectors, services
+from kabinet.patients import importing, selectors, services
 from kabinet.patients.filters import PatientCriteria
-from kabinet.patients.models import Patient, PatientNote, PatientPhone, TimelineEntry
+from kabinet.patients.models import ImportJob, Patient, PatientNote, PatientPhone, TimelineEntry
 from kabinet.patients.selectors import PatientCard
 
 router = Router(tags=["patients"])
@@ -72,6 +74,7 @@ class NoteOut(Schema):
 class PatientDetailOut(PatientOut):
     address: str
     preferred_channel: str
+    marketing_consent: bool
     source: str
     status_reason: str
     allergies: str
@@ -112,6 +115,7 @@ class PatientPatch(Schema):
     language: str | None = Field(None, max_length=8)
     address: str | None = Field(None, max_length=500)
     preferred_channel: Patient.Channel | None = None
+    marketing_consent: bool | None = None
     source: Patient.Source | None = None
     allergies: str | None = None
     is_vip: bool | None = None
@@ -137,12 +141,14 @@ class PatientFilters(Schema):
     last_visit_to: date | None = None
     next_visit_from: date | None = None
     next_visit_to: date | None = None
+    debt: bool | None = Field(None, description="true: owes money; false: owes nothing (when billing is installed)")
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0)
 
     def criteria(self) -> PatientCriteria:
-        values = self.dict(exclude={"search", "limit", "offset"}, exclude_none=True)
-        return PatientCriteria(query=self.search, **{k: v for k, v in values.items() if v != ""})
+        values = self.dict(exclude={"search", "limit", "offset", "debt"}, exclude_none=True)
+        extra = {"debt": self.debt} if self.debt is not None else {}
+        return PatientCriteria(query=self.search, extra=extra, **{k: v for k, v in values.items() if v != ""})
 
 
 class TimelineEntryOut(Schema):
@@ -191,6 +197,7 @@ def _detail(card: PatientCard, *, staff: bool) -> dict[str, Any]:
             "is_vip",
             "address",
             "preferred_channel",
+            "marketing_consent",
             "source",
             "status_reason",
             "allergies",
@@ -257,14 +264,14 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
     return Status(201, services.patient_create(actor=request.user, organisation=organisation, **data))
 
 
-@router.get("/patients/{patient_id}", response=PatientDetailOut, summary="A patient's card (audited read)")
+@router.get("/patients/{int:patient_id}", response=PatientDetailOut, summary="A patient's card (audited read)")
 def get_patient(request: HttpRequest, patient_id: int) -> Any:
     organisation = _organisation(request)
     card = selectors.patient_card(user=request.user, patient_id=patient_id, organisation=organisation)
     return _detail(card, staff=_is_staff(request, organisation))
 
 
-@router.patch("/patients/{patient_id}", response=PatientDetailOut, summary="Change a patient's details (staff)")
+@router.patch("/patients/{int:patient_id}", response=PatientDetailOut, summary="Change a patient's details (staff)")
 def patch_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Any:
     organisation = _organisation(request)
     patient = selectors.patient_get(user=request.user, patient_id=patient_id, organisation=organisation)
@@ -274,7 +281,7 @@ def patch_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) 
     tags = changes.pop("tags", None)
     status = changes.pop("status", None)
     reason = changes.pop("status_reason", None)
-    for name in ("family_name", "given_name", "sex", "is_vip"):
+    for name in ("family_name", "given_name", "sex", "is_vip", "marketing_consent"):
         if name in changes and changes[name] is None:
             changes.pop(name)
     changes = {k: ("" if v is None and k != "birth_date" else v) for k, v in changes.items()}
@@ -294,7 +301,7 @@ def patch_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) 
 
 
 @router.get(
-    "/patients/{patient_id}/timeline",
+    "/patients/{int:patient_id}/timeline",
     response=list[TimelineEntryOut],
     summary="A patient's timeline, newest first (staff; audited read)",
     description="The total number of entries is in the X-Total-Count header.",
@@ -314,3 +321,171 @@ def get_timeline(
     entries = selectors.timeline_entries(user=request.user, patient=patient, kind=kind or "")
     response["X-Total-Count"] = str(entries.count())
     return list(entries[offset : offset + limit])
+
+
+# --- import of patient lists -------------------------------------------------------------------------------------
+
+
+class ImportProgressOut(Schema):
+    done: int
+    total: int
+
+
+class ImportCountsOut(Schema):
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    errors: int
+
+
+class ImportJobOut(Schema):
+    id: int
+    file_name: str
+    format: str
+    encoding: str
+    mapping: dict[str, str] = Field(..., description="Column of the file -> patient field")
+    dry_run: bool
+    state: ImportJob.State
+    counts: ImportCountsOut
+    progress: ImportProgressOut
+    errors_url: str = Field(..., description="The rows with problems as CSV")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _job(job: ImportJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "file_name": job.original_name,
+        "format": job.format,
+        "encoding": job.encoding,
+        "mapping": job.mapping,
+        "dry_run": job.dry_run,
+        "state": job.state,
+        "counts": job.counts(),
+        "progress": {"done": job.progress_done, "total": job.progress_total},
+        "errors_url": f"/api/v1/patients/imports/{job.pk}/errors",
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _mapping(text: str) -> dict[str, str] | None:
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise Invalid(errors={"mapping": [_('Send the mapping as a JSON object: {"column": "field"}.')]})
+    return value
+
+
+@router.post(
+    "/patients/imports",
+    response={202: ImportJobOut},
+    summary="Start importing a patient list (administrators and registrars)",
+    description="Multipart: `file` (CSV in UTF-8 or Windows-1251, or XLSX), optional `mapping` (a JSON object "
+    "column -> field; by default suggested from the column names) and `dry_run`. The job runs in the background: "
+    "poll GET /patients/imports/{id}. A file that cannot be read gets 422 with the code `file_refused`.",
+)
+def start_import(
+    request: HttpRequest,
+    file: UploadedFile = File(...),  # noqa: B008 - django-ninja's way to declare a multipart part
+    mapping: str = Form(""),
+    dry_run: bool = Form(False),
+) -> Any:
+    organisation = tenancy.current_organisation(request)
+    if organisation is None:
+        raise NotAllowed()
+    job = importing.patient_import_start(
+        actor=request.user, organisation=organisation, file=file, mapping=_mapping(mapping), dry_run=dry_run
+    )
+    return Status(202, _job(job))
+
+
+@router.get("/patients/imports/{job_id}", response=ImportJobOut, summary="An import job: state, progress, counts")
+def get_import(request: HttpRequest, job_id: int) -> Any:
+    job = selectors.import_job_get(user=request.user, job_id=job_id, organisation=_organisation(request))
+    return _job(job)
+
+
+@router.get(
+    "/patients/imports/{job_id}/errors",
+    response={200: None},
+    summary="The rows of an import with problems, as CSV (line; outcome; problems; the row's cells)",
+)
+def get_import_errors(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, job_id=job_id, organisation=_organisation(request))
+    response = HttpResponse(importing.error_report_csv(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+# --- saved segments ----------------------------------------------------------------------------------------------
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    criteria: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    filters: PatientFilters | None = Field(None, description="The same filters as GET /patients (no paging)")
+
+
+@router.get("/patients/segments", response=list[SegmentOut], summary="Saved patient segments of the organisation")
+def list_segments(request: HttpRequest) -> Any:
+    return list(selectors.segments_of(user=request.user, organisation=_organisation(request)))
+
+
+@router.post(
+    "/patients/segments",
+    response={201: SegmentOut},
+    summary="Save a search as a segment (staff); an existing name is replaced",
+)
+def save_segment(request: HttpRequest, payload: SegmentIn) -> Any:
+    organisation = tenancy.current_organisation(request)
+    if organisation is None:
+        raise NotAllowed()
+    segment = services.segment_save(
+        actor=request.user,
+        organisation=organisation,
+        name=payload.name,
+        criteria=payload.filters.criteria() if payload.filters else PatientCriteria(),
+    )
+    return Status(201, segment)
+
+
+@router.get(
+    "/patients/segments/{segment_id}/patients",
+    response=list[PatientOut],
+    summary="The segment's patients now (its criteria applied again)",
+    description="The total number of matches is in the X-Total-Count header.",
+)
+def segment_patients(
+    request: HttpRequest,
+    response: HttpResponse,
+    segment_id: int,
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0),
+) -> Any:
+    segment = selectors.segment_get(user=request.user, segment_id=segment_id, organisation=_organisation(request))
+    found = selectors.segment_patients(user=request.user, segment=segment)
+    response["X-Total-Count"] = str(found.count())
+    return list(found[offset : offset + limit])
+
+
+@router.delete("/patients/segments/{segment_id}", response={204: None}, summary="Delete a saved segment")
+def delete_segment(request: HttpRequest, segment_id: int) -> Any:
+    segment = selectors.segment_get(user=request.user, segment_id=segment_id, organisation=_organisation(request))
+    services.segment_delete(actor=request.user, segment=segment)
+    return Status(204, None)

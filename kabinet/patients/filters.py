@@ -13,7 +13,7 @@ absent from the form and ignored by the API. Other apps add their own filters (d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -49,6 +49,23 @@ class PatientCriteria:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, "", {})}
+
+    def as_json(self) -> dict[str, Any]:
+        """`as_dict()` with dates as ISO strings, for a JSONField (saved segments)."""
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in self.as_dict().items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PatientCriteria:
+        """The criteria stored by `as_json()`; names no longer known (a filter app was removed) are dropped."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, value in (data or {}).items():
+            if name not in known:
+                continue
+            if name.endswith(("_from", "_to")) and isinstance(value, str):
+                value = date.fromisoformat(value)
+            values[name] = value
+        return cls(**values)
 
 
 # name -> apply(queryset, criteria, organisation) -> queryset

@@ -49,6 +49,7 @@ class PatientSearchForm(forms.Form):
     last_visit_to = forms.DateField(label=_("Last visit to"), required=False, widget=DATE)
     next_visit_from = forms.DateField(label=_("Next visit from"), required=False, widget=DATE)
     next_visit_to = forms.DateField(label=_("Next visit to"), required=False, widget=DATE)
+    debt = forms.BooleanField(label=_("Owes money"), required=False)  # when billing registers the "debt" filter
 
     VISIT_FIELDS = {
         "doctor": "doctor",
@@ -71,14 +72,19 @@ class PatientSearchForm(forms.Form):
         for name, filter_name in self.VISIT_FIELDS.items():
             if not filters.available(filter_name):
                 del self.fields[name]
+        if not filters.available("debt"):
+            del self.fields["debt"]
 
     def criteria(self) -> PatientCriteria:
         """The criteria of a valid form; fields with errors are left out rather than failing the whole search."""
         data = getattr(self, "cleaned_data", {}) if self.is_bound else {}
         values: dict[str, Any] = {
-            name: data.get(name) for name in self.fields if name != "q" and data.get(name) not in (None, "")
+            name: data.get(name)
+            for name in self.fields
+            if name not in ("q", "debt") and data.get(name) not in (None, "")
         }
-        return PatientCriteria(query=(data.get("q") or "").strip(), **values)
+        extra = {"debt": True} if data.get("debt") else {}
+        return PatientCriteria(query=(data.get("q") or "").strip(), extra=extra, **values)
 
     def filters_used(self) -> bool:
         return any(name != "q" and value not in (None, "") for name, value in self.criteria().as_dict().items())
@@ -103,6 +109,7 @@ class PatientDetailsForm(forms.Form):
                     "address",
                     "language",
                     "preferred_channel",
+                    "marketing_consent",
                     "source",
                     "allergies",
                     "is_vip",
@@ -158,3 +165,13 @@ class RelativeForm(forms.Form):
     relative = forms.IntegerField(label=_("Relative"), widget=forms.HiddenInput)
     kind = forms.ChoiceField(label=_("The relative is the patient's"), choices=Relationship.Kind.choices)
     is_proxy = forms.BooleanField(label=_("May act for the patient (book, see documents)"), required=False)
+
+
+class ImportUploadForm(forms.Form):
+    """The first step of an import: the file. importing.read_table decides whether it can be read."""
+
+    file = forms.FileField(
+        label=_("Patient list"),
+        help_text=_("CSV (UTF-8 or Windows-1251, separated by commas, semicolons or tabs) or XLSX, up to 50 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )

@@ -103,6 +103,10 @@ class Patient(models.Model):
     address = models.CharField(_("address"), max_length=500, blank=True)
     language = models.CharField(_("preferred language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices, blank=True)
+    # Marketing (campaigns) only with the patient's consent; opt-outs per channel are notifications.OptOut rows.
+    marketing_consent = models.BooleanField(
+        _("agrees to receive news and offers"), default=False, help_text=_("Campaigns reach only these patients.")
+    )
     source = models.CharField(_("how they found us"), max_length=20, choices=Source.choices, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="patients", verbose_name=_("tags"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -314,3 +318,88 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.kind}: {self.title}"
+
+
+class ImportJob(models.Model):
+    """One import of a patient list (CSV or XLSX) into an organisation: the stored file, the column mapping, and
+    the outcome counts and per-row problems that the result page, the API and the error report show."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="patient_imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(_("file"), upload_to="patient-imports/", max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    format = models.CharField(_("format"), max_length=10, choices=Format.choices)
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    failure = models.CharField(_("failure"), max_length=500, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    # [{"line": 7, "outcome": "error", "problems": ["…"], "row": [raw cells]}], at most IMPORT_REPORT_LIMIT rows.
+    error_rows = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("patient import")
+        verbose_name_plural = _("patient imports")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
+
+
+class Segment(models.Model):
+    """A saved patient search: the PatientCriteria of the list page, stored as a dict, reapplied on demand."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="patient_segments")
+    name = models.CharField(_("name"), max_length=100)
+    criteria = models.JSONField(_("criteria"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="patient_segment_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -19,14 +19,16 @@ from kabinet.audit.services import record
 from kabinet.core import permissions
 from kabinet.core.exceptions import NotFound
 from kabinet.core.models import Location, Member, Organisation, Role
-from kabinet.patients import filters
+from kabinet.patients import cards, filters
 from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import (
+    ImportJob,
     Patient,
     PatientEmail,
     PatientNote,
     PatientPhone,
     Relationship,
+    Segment,
     Tag,
     TimelineEntry,
 )
@@ -421,6 +423,15 @@ def patient_card(*, user: Any, patient_id: int, organisation: Organisation | Non
         .order_by("-created_at", "-pk")[:100]
     )
     _viewed(user, patient, "card")
+    flags = {
+        "allergies": patient.allergies,
+        "vip": patient.is_vip,
+        "special_notes": patient.special_notes,
+        # None until an app registers a value (kabinet.patients.cards): records, billing.
+        "missing_documents": None,
+        "debt": None,
+    }
+    flags.update(cards.flag_values(user, patient))
     return PatientCard(
         patient=patient,
         phones=phones,
@@ -431,14 +442,7 @@ def patient_card(*, user: Any, patient_id: int, organisation: Organisation | Non
         relatives=_relatives(patient),
         notes=notes,
         age=patient.age(),
-        flags={
-            "allergies": patient.allergies,
-            "vip": patient.is_vip,
-            "special_notes": patient.special_notes,
-            # Filled in when the records and billing apps register what a patient is missing or owes.
-            "missing_documents": None,
-            "debt": None,
-        },
+        flags=flags,
     )
 
 
@@ -475,3 +479,46 @@ def relative_candidates(*, user: Any, patient: Patient, query: str, limit: int =
         return []
     found = patient_search(user=user, organisation=patient.organisation, query=query).exclude(pk=patient.pk)
     return list(found[:limit])
+
+
+# --- imports and segments ----------------------------------------------------------------------------------------
+
+IMPORT_VIEW_ROLES = (Role.ADMIN, Role.REGISTRAR)
+
+
+def import_job_get(*, user: Any, job_id: int, organisation: Organisation | None = None) -> ImportJob:
+    """An import job of an organisation where the user may import (ADMIN, REGISTRAR); NotFound otherwise."""
+    job = ImportJob.objects.filter(pk=job_id).select_related("organisation").first()
+    if (
+        job is None
+        or (organisation is not None and job.organisation_id != organisation.pk)
+        or not permissions.has_role(user, job.organisation_id, *IMPORT_VIEW_ROLES)
+    ):
+        raise NotFound()
+    return job
+
+
+def segments_of(*, user: Any, organisation: Organisation) -> QuerySet[Segment]:
+    """The organisation's saved segments, for its staff (none for anyone else)."""
+    if not permissions.is_staff_of(user, organisation):
+        return Segment.objects.none()
+    return Segment.objects.filter(organisation=organisation).order_by("name", "pk")
+
+
+def segment_get(*, user: Any, segment_id: int, organisation: Organisation | None = None) -> Segment:
+    segment = Segment.objects.filter(pk=segment_id).select_related("organisation").first()
+    if (
+        segment is None
+        or (organisation is not None and segment.organisation_id != organisation.pk)
+        or not permissions.is_staff_of(user, segment.organisation_id)
+    ):
+        raise NotFound()
+    return segment
+
+
+def segment_patients(*, user: Any, segment: Segment) -> QuerySet[Patient]:
+    """The segment's patients now: patient_search with the stored criteria (staff of its organisation only)."""
+    if not permissions.is_staff_of(user, segment.organisation_id):
+        raise NotFound()
+    criteria = PatientCriteria.from_json(segment.criteria)
+    return patient_search(user=user, organisation=segment.organisation, criteria=criteria)

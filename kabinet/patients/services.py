@@ -27,12 +27,14 @@ from kabinet.audit.services import record, snapshot
 from kabinet.core import permissions, realtime
 from kabinet.core.exceptions import Conflict, Invalid
 from kabinet.core.models import Organisation, Role
+from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import (
     Patient,
     PatientEmail,
     PatientNote,
     PatientPhone,
     Relationship,
+    Segment,
     Tag,
     TimelineEntry,
 )
@@ -43,6 +45,7 @@ EDITABLE_FIELDS = [
     *PATIENT_FIELDS,
     "address",
     "preferred_channel",
+    "marketing_consent",
     "source",
     "allergies",
     "is_vip",
@@ -400,8 +403,10 @@ def patient_tags_set(*, actor: Any, patient: Patient, names: Iterable[str]) -> l
 
 def patient_status_set(*, actor: Any, patient: Patient, status: str, reason: str = "") -> Patient:
     """Change the CRM status (STATUS_ROLES). A refusal needs a reason (the coordinator follows it up); the reason is
-    kept for refusal and archived, and cleared when the patient becomes active or passive again."""
-    permissions.require_role(actor, patient.organisation_id, *STATUS_ROLES)
+    kept for refusal and archived, and cleared when the patient becomes active or passive again.
+    `actor=None` is a system job (the front desk's passive list): no one to check, audited as "system"."""
+    if actor is not None:
+        permissions.require_role(actor, patient.organisation_id, *STATUS_ROLES)
     reason = (reason or "").strip()
     if status not in Patient.Status.values:
         raise Invalid(errors={"status": [_("Choose a status from the list.")]})
@@ -580,3 +585,64 @@ def timeline_add(
             patient_group(patient.pk), "patient.timeline", {"patient": patient.pk, "entry": entry.pk, "kind": kind}
         )
     return entry
+
+
+def timeline_update(*, entry_id: int, title: str | None = None, body: str | None = None, data: dict[str, Any]) -> None:
+    """Change an entry's title/body and merge `data` into it, e.g. a message's delivery status as it progresses.
+
+    Like timeline_add, called by other apps' services that own the entry's subject (ref_type/ref_id); it neither
+    checks nor audits. A missing entry is ignored (the patient may have been erased)."""
+    with transaction.atomic(savepoint=False):
+        entry = TimelineEntry.objects.select_for_update().filter(pk=entry_id).first()
+        if entry is None:
+            return
+        fields = ["data"]
+        entry.data = {**(entry.data or {}), **data}
+        if title is not None:
+            entry.title, fields = str(title)[:300], [*fields, "title"]
+        if body is not None:
+            entry.body, fields = str(body), [*fields, "body"]
+        entry.save(update_fields=fields)
+        realtime.publish(
+            patient_group(entry.patient_id),
+            "patient.timeline",
+            {"patient": entry.patient_id, "entry": entry.pk, "kind": entry.kind},
+        )
+
+
+def segment_save(*, actor: Any, organisation: Organisation, name: str, criteria: PatientCriteria) -> Segment:
+    """Save the list page's criteria under a name (any staff member of the organisation). Saving under a name that
+    exists replaces that segment's criteria: names are unique within the organisation."""
+    permissions.require_staff(actor, organisation)
+    name = " ".join((name or "").split())
+    if not name:
+        raise Invalid(errors={"name": [_("Name the segment.")]})
+    if len(name) > 100:
+        raise Invalid(errors={"name": [_("Use at most 100 characters.")]})
+    stored = criteria.as_json()
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().filter(organisation=organisation, name=name).first()
+        before = {"criteria": segment.criteria} if segment else None
+        if segment is None:
+            segment = Segment.objects.create(organisation=organisation, name=name, criteria=stored, created_by=actor)
+        else:
+            segment.criteria = stored
+            segment.save(update_fields=["criteria", "updated_at"])
+        record(actor=actor, action="patient.segment_saved", obj=segment, before=before, after={"name": name, **stored})
+    return segment
+
+
+def segment_delete(*, actor: Any, segment: Segment) -> None:
+    """Delete a saved segment (any staff member of its organisation); the patients are not touched."""
+    permissions.require_staff(actor, segment.organisation_id)
+    with transaction.atomic():
+        segment_id = segment.pk
+        Segment.objects.filter(pk=segment_id).delete()
+        record(
+            actor=actor,
+            action="patient.segment_deleted",
+            object_type="patients.segment",
+            object_id=segment_id,
+            organisation=segment.organisation_id,
+            before={"name": segment.name, "criteria": segment.criteria},
+        )

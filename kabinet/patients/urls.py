@@ -8,6 +8,12 @@ app_name = "patients"
 
 urlpatterns = [
     path("", views.patient_list, name="list"),
+    path("import/", views.import_start, name="import"),
+    path("import/<int:job_id>/", views.import_job, name="import_job"),
+    path("import/<int:job_id>/progress/", views.import_progress, name="import_progress"),
+    path("import/<int:job_id>/errors.csv", views.import_errors, name="import_errors"),
+    path("segments/", views.segment_save, name="segment_save"),
+    path("segments/<int:segment_id>/delete/", views.segment_delete, name="segment_delete"),
     path("<int:patient_id>/", views.patient_card, name="card"),
     path("<int:patient_id>/timeline/", views.patient_timeline, name="timeline"),
     path("<int:patient_id>/details/", views.patient_details, name="details"),

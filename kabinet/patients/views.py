@@ -7,26 +7,26 @@ tab; the list and the timeline answer htmx requests with partials.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from kabinet.core import permissions, tenancy
+from kabinet.core import permissions
+from kabinet.core.decorators import staff_page
 from kabinet.core.exceptions import DomainError, Invalid, NotAllowed, NotFound
 from kabinet.core.models import Organisation
-from kabinet.patients import selectors, services
+from kabinet.patients import cards, importing, selectors, services
 from kabinet.patients.forms import (
     EmailForm,
+    ImportUploadForm,
     NoteForm,
     PatientDetailsForm,
     PatientSearchForm,
@@ -35,31 +35,18 @@ from kabinet.patients.forms import (
     StatusForm,
     TagsForm,
 )
-from kabinet.patients.models import Patient, PatientEmail, PatientPhone, Relationship, TimelineEntry
+from kabinet.patients.models import (
+    ImportJob,
+    Patient,
+    PatientEmail,
+    PatientPhone,
+    Relationship,
+    Segment,
+    TimelineEntry,
+)
 
 TABS = ("timeline", "relatives", "notes", "details")
 PER_PAGE = 25
-
-View = Callable[..., HttpResponse]
-
-
-def staff_page(view: View) -> View:
-    """Logged-in staff of the current organisation only; domain errors become the matching error pages."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        organisation = tenancy.current_organisation(request)
-        if organisation is None or not permissions.is_staff_of(request.user, organisation):
-            return render(request, "403.html", status=403)
-        try:
-            return view(request, organisation, *args, **kwargs)
-        except NotFound:
-            return render(request, "404.html", status=404)
-        except NotAllowed:
-            return render(request, "403.html", status=403)
-
-    return wrapper
 
 
 def _patient(request: HttpRequest, organisation: Organisation, patient_id: int) -> Patient:
@@ -91,6 +78,12 @@ def patient_list(request: HttpRequest, organisation: Organisation) -> HttpRespon
         "query": query.urlencode(),
         "searched": bool(criteria.query) or form.filters_used(),
         "filters_used": form.filters_used(),
+        "segments": [
+            {"segment": segment, "query": segment_query(segment)}
+            for segment in selectors.segments_of(user=request.user, organisation=organisation)
+        ],
+        "can_import": permissions.has_role(request.user, organisation, *importing.IMPORT_ROLES),
+        "actions": cards.actions_for(request.user, organisation),
     }
     template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -119,19 +112,26 @@ def _render_card(
         "relative": RelativeForm(),
     }
     forms.update(bound or {})
-    tab = tab if tab in TABS else request.GET.get("tab", "timeline")
+    names = (*TABS, *cards.tab_names())
+    tab = tab if tab in names else request.GET.get("tab", "timeline")
     roles = permissions.roles_in(request.user, organisation)
+    extra_tabs = [  # registered by higher apps (documents, consents…)
+        {"name": t.name, "label": t.label, "template": t.template, "data": t.context(request.user, patient)}
+        for t in cards.tabs()
+    ]
     context = {
         "card": card,
         "patient": patient,
         "timeline": timeline,
         "kind": kind,
         "kinds": TimelineEntry.Kind.choices,
-        "tab": tab if tab in TABS else "timeline",
+        "tab": tab if tab in names else "timeline",
+        "extra_tabs": extra_tabs,
         "forms": forms,
         "can_edit": bool(roles & set(services.EDIT_ROLES)),
         "can_set_status": bool(roles & set(services.STATUS_ROLES)),
         "can_link": bool(roles & set(services.FAMILY_ROLES)),
+        "actions": cards.actions_for(request.user, organisation),
     }
     return render(request, "patients/card.html", context, status=status)
 
@@ -342,3 +342,136 @@ def relative_candidates(request: HttpRequest, organisation: Organisation, patien
     query = request.GET.get("relative_query", "")
     found = selectors.relative_candidates(user=request.user, patient=patient, query=query)
     return render(request, "patients/_relative_candidates.html", {"found": found, "query": query})
+
+
+# --- import of a patient list ----------------------------------------------------------------------------------
+
+
+def _import_job(request: HttpRequest, organisation: Organisation, job_id: int) -> ImportJob:
+    return selectors.import_job_get(user=request.user, job_id=job_id, organisation=organisation)
+
+
+@staff_page
+def import_start(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    """Step 1: upload. The file is checked at once and a dry run is queued; its page is the mapping step."""
+    if not permissions.has_role(request.user, organisation, *importing.IMPORT_ROLES):
+        raise NotAllowed()
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                job = importing.patient_import_start(
+                    actor=request.user, organisation=organisation, file=form.cleaned_data["file"], dry_run=True
+                )
+            except Invalid as exc:
+                for errors in exc.errors.values():
+                    for error in errors:
+                        form.add_error("file", error)
+            else:
+                return redirect("patients:import_job", job.pk)
+        status = 422
+    jobs = ImportJob.objects.filter(organisation=organisation, dry_run=False).select_related("created_by")[:10]
+    return render(request, "patients/import_start.html", {"form": form, "jobs": jobs}, status=status)
+
+
+@staff_page
+def import_job(request: HttpRequest, organisation: Organisation, job_id: int) -> HttpResponse:
+    """Step 2 (a dry run): choose a field per column, see the first rows and what would happen; check again or run.
+    Step 3 (a real run): the progress, then the counts and the error report."""
+    job = _import_job(request, organisation, job_id)
+    errors: list[str] = []
+    header, preview = importing.preview(job)
+    if request.method == "POST":
+        mapping = {column: request.POST.get(f"col-{i}", "") for i, column in enumerate(header)}
+        try:
+            new = importing.patient_import_repeat(
+                actor=request.user, job=job, mapping=mapping, dry_run=request.POST.get("action") != "run"
+            )
+        except Invalid as exc:
+            errors = [str(error) for values in exc.errors.values() for error in values]
+        else:
+            return redirect("patients:import_job", new.pk)
+    labels = importing.field_labels()
+    columns = [{"index": i, "name": column, "field": job.mapping.get(column, "")} for i, column in enumerate(header)]
+    context = {
+        "job": job,
+        "columns": columns,
+        "choices": [(name, labels[name]) for name in importing.FIELDS],
+        "preview": preview,
+        "errors": errors,
+    }
+    return render(request, "patients/import_job.html", context, status=422 if errors else 200)
+
+
+@require_GET
+@staff_page
+def import_progress(request: HttpRequest, organisation: Organisation, job_id: int) -> HttpResponse:
+    return render(request, "patients/_import_progress.html", {"job": _import_job(request, organisation, job_id)})
+
+
+@require_GET
+@staff_page
+def import_errors(request: HttpRequest, organisation: Organisation, job_id: int) -> HttpResponse:
+    job = _import_job(request, organisation, job_id)
+    response = HttpResponse(importing.error_report_csv(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+# --- saved segments ----------------------------------------------------------------------------------------------
+
+
+def segment_query(segment: Segment) -> str:
+    """The list page's query string for a segment's criteria."""
+    criteria = dict(segment.criteria)
+    params: dict[str, Any] = {}
+    if criteria.pop("query", ""):
+        params["q"] = segment.criteria["query"]
+    if (criteria.pop("extra", None) or {}).get("debt"):
+        params["debt"] = "on"
+    params.update(criteria)
+    return urlencode(params)
+
+
+@require_POST
+@staff_page
+def segment_save(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    """Save the search the list shows (its query string comes along in a hidden field) under a name."""
+    choices = selectors.filter_choices(organisation=organisation)
+    if request.htmx:  # type: ignore[attr-defined]  # the search form's current fields come along (hx-include)
+        data = request.POST.copy()
+        for name in ("csrfmiddlewaretoken", "name", "query"):
+            data.pop(name, None)
+        query = data.urlencode()
+    else:  # without JavaScript the page's query string, as rendered
+        query = request.POST.get("query", "")
+    search = PatientSearchForm(QueryDict(query), choices=choices)
+    search.is_valid()
+    try:
+        segment = services.segment_save(
+            actor=request.user, organisation=organisation, name=request.POST.get("name", ""), criteria=search.criteria()
+        )
+    except Invalid as exc:
+        for errors in exc.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _go(request, f"{reverse('patients:list')}?{query}")
+    messages.success(request, _("Segment “%(name)s” saved.") % {"name": segment.name})
+    return _go(request, f"{reverse('patients:list')}?{segment_query(segment)}")
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Redirect; an htmx request is told to load the page itself (a followed redirect would be swapped in)."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse(headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+@require_POST
+@staff_page
+def segment_delete(request: HttpRequest, organisation: Organisation, segment_id: int) -> HttpResponse:
+    segment = selectors.segment_get(user=request.user, segment_id=segment_id, organisation=organisation)
+    services.segment_delete(actor=request.user, segment=segment)
+    messages.success(request, _("Segment “%(name)s” deleted.") % {"name": segment.name})
+    return redirect("patients:list")

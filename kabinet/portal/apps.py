@@ -8,3 +8,8 @@ class PortalConfig(AppConfig):
     name = "kabinet.portal"
     label = "portal"
     verbose_name = _("Patient portal")
+
+    def ready(self) -> None:
+        from kabinet.portal import notices
+
+        notices.register_events()

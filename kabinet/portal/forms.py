@@ -7,14 +7,22 @@ from django.utils.translation import gettext_lazy as _
 class SignupForm(forms.Form):
     given_name = forms.CharField(label=_("Given name"), max_length=150)
     family_name = forms.CharField(label=_("Family name"), max_length=150)
-    email = forms.EmailField(label=_("Email"), help_text=_("We send a one-time code there."))
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    email = forms.EmailField(label=_("Email"), required=False, help_text=_("We send a one-time code there."))
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=40,
+        required=False,
+        help_text=_("With the country code. Without an email, the code comes by SMS."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
 
 
 class ActivateForm(forms.Form):
-    email = forms.EmailField(label=_("Email"))
+    login = forms.CharField(label=_("Email or phone you signed up with"), max_length=254)
     code = forms.CharField(
-        label=_("Code from the email"), max_length=20, widget=forms.TextInput(attrs={"autocomplete": "one-time-code"})
+        label=_("Code from the email or SMS"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
     )
     new_password = forms.CharField(
         label=_("Choose a password"),

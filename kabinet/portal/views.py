@@ -118,11 +118,15 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
                     _apply_errors(signup_form, exc)
                     status = exc.status
                 else:
+                    email = signup_form.cleaned_data["email"]
                     activate_form = forms.ActivateForm(
-                        prefix="activate", initial={"email": signup_form.cleaned_data["email"]}
+                        prefix="activate", initial={"login": email or signup_form.cleaned_data["phone"]}
                     )
                     messages.info(
-                        request, _("We have sent a code to your email. Enter it below and choose a password.")
+                        request,
+                        _("We have sent a code to your email. Enter it below and choose a password.")
+                        if email
+                        else _("We have sent a code by SMS. Enter it below and choose a password."),
                     )
             else:
                 status = 400
@@ -131,7 +135,7 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
             if activate_form.is_valid():
                 try:
                     user = account_activate(
-                        login=activate_form.cleaned_data["email"],
+                        login=activate_form.cleaned_data["login"],
                         code=activate_form.cleaned_data["code"],
                         new_password=activate_form.cleaned_data["new_password"],
                     )

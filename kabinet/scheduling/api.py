@@ -464,14 +464,18 @@ class TimeOffOut(Schema):
     kind: str
 
 
+# Month arithmetic (carry-over from the previous month) leaves the calendar at year 1 or 9999: such months get a 422.
+FIRST_MONTH, LAST_MONTH = date(1900, 1, 1), date(2999, 12, 31)
+
+
 class NormFilterIn(Schema):
-    month: date = Field(..., description="Any day of the month.")
+    month: date = Field(..., description="Any day of the month.", ge=FIRST_MONTH, le=LAST_MONTH)
     practitioner: int | None = None
 
 
 class NormIn(Schema):
     practitioner: int
-    month: date = Field(..., description="Any day of the month.")
+    month: date = Field(..., description="Any day of the month.", ge=FIRST_MONTH, le=LAST_MONTH)
     norm_minutes: int | None = Field(None, ge=0, le=31 * 24 * 60, description="null clears the month's norm.")
 
 

@@ -12,7 +12,15 @@ class SchedulingConfig(AppConfig):
     def ready(self) -> None:
         from kabinet.core import realtime
         from kabinet.patients.filters import register_visit_source
+        from kabinet.records.registry import register_visit_feed
+        from kabinet.scheduling import visit_feeds
         from kabinet.scheduling.selectors import calendar_topic_group
 
         realtime.register_topic("calendar", calendar_topic_group)
         register_visit_source("scheduling.Appointment", exclude_statuses=("cancelled", "no_show"))  # patient filters
+        # Mandatory documents for upcoming visits, and patients' uploads to their treating doctors.
+        register_visit_feed(
+            upcoming=visit_feeds.upcoming_visits,
+            treating_doctors=visit_feeds.treating_doctors,
+            services=visit_feeds.service_names,
+        )

@@ -28,6 +28,7 @@ from kabinet.core.exceptions import Conflict, Invalid, NotAllowed
 from kabinet.core.models import Location, Member, Organisation, Role
 from kabinet.patients.models import Patient
 from kabinet.patients.selectors import own_patient_ids
+from kabinet.scheduling import hooks, notices
 from kabinet.scheduling.availability import SlotTaken, check_start
 from kabinet.scheduling.models import (
     Appointment,
@@ -162,16 +163,20 @@ def appointment_book(
     note: str = "",
     overbook: bool = False,
     source: str = Appointment.Source.STAFF,
+    offered: bool = False,
 ) -> Appointment:
     """Book `patient` with `practitioner` for `service` at `start`.
 
     Staff with a booking role may book any time that fits the schedule; only administrators and registrars may
     add an explicit extra (overbooked) visit. A patient (or their proxy) books only online-bookable services,
     within the clinic's notice and horizon, and the booking waits for approval when the clinic says so.
+    `offered=True`: the patient accepts a time the clinic itself offered (the front desk's waiting list, through a
+    signed link), so the clinic's rules apply whoever the actor is, even nobody; only services that have checked
+    the offer pass it.
     """
     org_id = service.organisation_id
     now = timezone.now()
-    staff = _is_staff_booker(actor, org_id)
+    staff = offered or _is_staff_booker(actor, org_id)
     if not staff:
         if patient.pk not in own_patient_ids(actor) or patient.organisation_id != org_id:
             raise NotAllowed()
@@ -227,6 +232,7 @@ def appointment_book(
         )
         _save_new(appointment)
         _timeline(appointment, actor, "booked")
+        notices.appointment_notify(appointment, "booked", actor=actor, by_patient=not staff)
         record(
             actor=actor,
             action="appointment.booked",
@@ -273,6 +279,7 @@ def appointment_move(
             if end is not None or (practitioner is not None and practitioner.pk != current.practitioner_id):
                 raise NotAllowed()
         before = snapshot(current, AUDIT_FIELDS)
+        previous = hooks.previous_of(current)
         new_start = start or current.start
         duration = (end - new_start) if end is not None else (current.end - current.start)
         if duration <= timedelta(0) or duration % timedelta(minutes=5):
@@ -293,7 +300,7 @@ def appointment_move(
             overbook=current.is_overbooked,
             exclude_appointment_id=current.pk,
         )
-        old_location_id = current.location_id
+        old_location_id, old_start = current.location_id, current.start
         current.start, current.end = new_start, new_start + duration
         current.busy_start = new_start - current.service.buffer_before
         current.busy_end = current.end + current.service.buffer_after
@@ -315,6 +322,9 @@ def appointment_move(
         )
         _announce(current, "moved")
         _timeline(current, actor, "moved")
+        if old_start != current.start:  # a resize or a change of doctor keeps the reminders as they are
+            notices.appointment_notify(current, "moved", actor=actor, by_patient=not staff, previous_start=old_start)
+        hooks.appointment_changed(current, "moved", actor=actor, previous=previous)
         if old_location_id != current.location_id:
             realtime.publish(
                 calendar_group(old_location_id),
@@ -360,6 +370,7 @@ def appointment_set_status(
                 code="bad_transition",
             )
         before = snapshot(current, AUDIT_FIELDS)
+        previous = hooks.previous_of(current)
         if status in NEEDS_REASON:
             current.reason = _reason_for(current.organisation_id, status, reason_id)
             current.reason_note = reason_note.strip()[:500]
@@ -393,11 +404,10 @@ def appointment_set_status(
         )
         _announce(current, status)
         _timeline(current, actor, status)
-        if status == Status.CANCELLED:
-            if staff:
-                _tell_patient(current, "cancelled")
-            else:
-                _tell_staff(current, "cancelled")
+        notices.appointment_notify(current, status, actor=actor, by_patient=not staff)
+        hooks.appointment_changed(current, status, actor=actor, previous=previous)
+        if status == Status.CANCELLED and not staff:
+            _tell_staff(current, "cancelled")
     return current
 
 
@@ -428,8 +438,8 @@ def appointment_update_note(*, actor: Any, appointment: Appointment, note: str) 
 
 
 # --- telling the other side -------------------------------------------------------------------------------------
-# The notifications app will deliver these by email/SMS/push; until then they are in-app notices over the socket
-# and the audit trail records the change itself.
+# Patients hear about their visits through the notifications outbox (scheduling/notices.py); the doctor gets a live
+# notice when a patient books, moves or cancels online.
 
 
 def _timeline(appointment: Appointment, actor: Any, what: str) -> None:
@@ -476,20 +486,6 @@ def _tell_staff(appointment: Appointment, what: str) -> None:
             "text": _notice_text(appointment, what, user.language),
         },
     )
-
-
-def _tell_patient(appointment: Appointment, what: str) -> None:
-    user = appointment.patient.user
-    if user is not None:
-        realtime.notify_user(
-            user.pk,
-            "notification",
-            {
-                "kind": f"appointment.{what}",
-                "appointment": appointment.pk,
-                "text": _notice_text(appointment, what, user.language),
-            },
-        )
 
 
 def _notice_text(appointment: Appointment, what: str, language: str) -> str:

@@ -38,7 +38,7 @@ def test_registrar_finds_a_patient_by_phone_fragment_and_adds_a_note_seen_in_the
     page.wait_for_load_state()
     expect(page.get_by_text("+359888123456").first).to_be_visible()
     page.get_by_role("tab", name=re.compile(r"^Notes")).click()
-    page.get_by_label("Note", exact=True).fill("Prefers SMS reminders, not calls")
+    page.locator("#tab-notes").get_by_label("Note", exact=True).fill("Prefers SMS reminders, not calls")
     page.get_by_role("button", name="Add note").click()
     expect(page.get_by_role("status").filter(has_text="The note was added.")).to_be_visible()
 

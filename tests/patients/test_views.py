@@ -77,7 +77,7 @@ def test_the_card_shows_what_a_registrar_needs(desk, people) -> None:
     assert people.anna.card_number in html
     assert "years" in html and "+359888123456" in html and "anna.ivanova@example.org" in html
     assert "Lidocaine" in html and "VIP" in html and "dental" in html
-    assert "Documents: not checked" in html and "Balance: not available" in html
+    assert "Documents: not checked" in html and "Debt:" not in html and "Balance: not available" not in html
     for tab in ("Timeline", "Relatives", "Notes", "Details"):
         assert f">{tab}" in html
     assert "Иванов Миша" in html  # the relatives tab

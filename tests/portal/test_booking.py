@@ -81,7 +81,7 @@ def test_visitor_signs_up_with_an_emailed_code_and_books(clinic, django_capture_
         {
             **choice,
             "action": "activate",
-            "activate-email": "vera@example.org",
+            "activate-login": "vera@example.org",
             "activate-code": code.group(1),
             "activate-new_password": "a-long-new-password-1",
         },

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
+from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, Route, expect
 
 from kabinet.accounts.models import User
 from kabinet.scheduling.models import Appointment
@@ -271,6 +271,35 @@ def test_registrar_drags_a_visit_to_another_doctor_resizes_it_and_confirms_it(
     expect(shown).to_have_attribute("data-status", "confirmed")
     booked.refresh_from_db()
     assert booked.status == Appointment.Status.CONFIRMED
+
+
+def test_a_late_read_of_the_visit_does_not_erase_the_note_being_typed(
+    clinic: Clinic, booked: Appointment, staff_page: Callable[..., Page]
+) -> None:
+    """The panel opens at once from the calendar's copy and then reads the visit afresh; on a slow line that read
+    comes back after the registrar has started typing, and must not put the old note back."""
+    page = staff_page(clinic.registrar)
+    open_day(page, clinic, status="any")
+    held: list[Route] = []
+    page.route(
+        re.compile(rf"/appointments/{booked.pk}$"),
+        lambda route: held.append(route) if route.request.method == "GET" else route.continue_(),
+    )
+    visit(page, booked.pk).click()
+    panel = page.locator("#visit-dialog")
+    panel.get_by_text("Edit note").click()
+    panel.get_by_label("Note", exact=True).fill("Bring the test results")
+    page.wait_for_function("() => true")  # let the route handler run
+    assert len(held) == 1
+    held[0].continue_()
+    expect(panel.locator("[data-field=patient]")).not_to_be_empty()
+    page.wait_for_load_state("networkidle")
+    expect(panel.get_by_label("Note", exact=True)).to_have_value("Bring the test results")
+    page.unroute(re.compile(rf"/appointments/{booked.pk}$"))
+    panel.get_by_role("button", name="Save note").click()
+    expect(panel.locator("[data-field=note]")).to_have_text("Bring the test results")
+    booked.refresh_from_db()
+    assert booked.note == "Bring the test results"
 
 
 def test_the_panel_edits_the_note_moves_by_form_and_asks_for_a_no_show_reason(

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from kabinet.core import permissions, tenancy
-from kabinet.scheduling import selectors
+from kabinet.scheduling import hooks, selectors
 
 # Every text calendar.js shows, translated on the server and handed over with json_script.
 STRINGS = {
@@ -65,7 +65,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     location_id = int(wanted) if wanted.isdigit() and int(wanted) in location_ids else next(iter(location_ids), None)
     # The API's root, wherever the project is mounted: the script appends "appointments", "shifts", …
     api_root = reverse("api-1:list_locations").removesuffix("locations")
-    config = {**page, "location": location_id, "api": api_root}
+    # What apps above scheduling add to the visit panel (e.g. the front desk's arrival with lateness and prompts).
+    extensions = hooks.calendar_extensions(request.user, organisation)
+    config = {**page, "location": location_id, "api": api_root, "extensions": extensions}
     return render(
         request,
         "scheduling/calendar.html",

@@ -31,10 +31,11 @@ from kabinet.scheduling.models import ShiftTemplate, TimeOff
 
 
 def parse_month(value: str | None) -> date | None:
-    """ "2026-05" → 2026-05-01; None when the value is not a month."""
+    """ "2026-05" → 2026-05-01; None when the value is not a month (or so far off that the grid's month arithmetic
+    would leave the calendar)."""
     try:
         year, month = (int(part) for part in (value or "").split("-"))
-        return date(year, month, 1)
+        return date(year, month, 1) if 1900 <= year <= 2999 else None
     except ValueError:
         return None
 

@@ -25,6 +25,9 @@ const ACTIONS = [
   { status: "cancelled", label: S.action_cancel, reason: "cancel" },
 ];
 
+// Extensions registered by apps above scheduling (scheduling/hooks.py): the front desk marks arrival itself.
+const FRONTDESK = (config.extensions || {}).frontdesk || null;
+
 const $ = (selector, scope = document) => scope.querySelector(selector);
 const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
 
@@ -731,9 +734,12 @@ const visit = {
   appointment: null,
   pendingAction: null,
   reasons: {},
+  version: 0,  // bumped by every write, so a slower read started earlier cannot undo it
 };
 
-function showVisit(a) {
+// `drafts: true` refreshes what the panel shows but leaves any form the user has
+// started (note, move, reason) as it is: a late reply must not erase typing.
+function showVisit(a, { drafts = false } = {}) {
   visit.appointment = a;
   const set = (field, text) => { $(`[data-field=${field}]`, visit.dialog).textContent = text; };
   set("patient", a.patient_name);
@@ -743,6 +749,7 @@ function showVisit(a) {
   set("status", STATUS_LABEL[a.status] || a.status);
   set("note", a.note || "—");
   $("#visit-status").dataset.status = a.status;
+  if (drafts && ($("#visit-note-edit").open || $("#visit-move").open || !visit.reasonForm.hidden)) { return; }
   $("#visit-note").value = a.note;
   const allowed = config.transitions[a.status] || [];
   const actions = $("#visit-actions");
@@ -752,9 +759,18 @@ function showVisit(a) {
     button.dataset.action = x.status;
     button.textContent = x.label;
     if (x.reason) { button.className = "secondary"; }
-    button.addEventListener("click", () => (x.reason ? askReason(x) : changeStatus(x.status)));
+    const arriving = x.status === "arrived" && FRONTDESK;
+    button.addEventListener("click", () => (x.reason ? askReason(x) : arriving ? arrive(false) : changeStatus(x.status)));
     return button;
   }));
+  if (FRONTDESK && ["arrived", "completed"].includes(a.status)) {
+    const link = document.createElement("a");
+    link.setAttribute("role", "button");
+    link.className = "secondary";
+    link.href = FRONTDESK.next_visit.replace("{id}", a.id);
+    link.textContent = FRONTDESK.strings.next_visit;
+    actions.append(link);
+  }
   actions.hidden = !actions.children.length;
   visit.reasonForm.hidden = true;
   const movable = config.movable.includes(a.status);
@@ -769,14 +785,20 @@ function showVisit(a) {
 async function openVisit(a) {
   showError(visit.error, "");
   showError(visit.ok, "");
+  showPrompts(null);
   $("#visit-note-edit").open = false;
   $("#visit-move").open = false;
+  const version = ++visit.version;
   showVisit(a);
   visit.dialog.showModal();
-  try { showVisit(await api("GET", `appointments/${a.id}`)); } catch (error) { showError(visit.error, error.message); }
+  try {
+    const fresh = await api("GET", `appointments/${a.id}`);
+    if (visit.version === version) { showVisit(fresh, { drafts: true }); }
+  } catch (error) { showError(visit.error, error.message); }
 }
 
 async function visitWrite(method, path, body, okText) {
+  visit.version += 1;
   showError(visit.error, "");
   showError(visit.ok, "");
   try {
@@ -796,6 +818,67 @@ function changeStatus(status) {
   const a = visit.appointment;
   return visitWrite("POST", `appointments/${a.id}/status`, { status },
     (u) => S.status_changed.replace("%(status)s", STATUS_LABEL[u.status] || u.status));
+}
+
+/** The front desk's arrival: records the time; lateness and what to check come back as prompts. */
+async function arrive(seenLate) {
+  const a = visit.appointment;
+  showError(visit.error, "");
+  showError(visit.ok, "");
+  try {
+    const result = await api("POST", FRONTDESK.arrive.replace("{id}", a.id),
+      { body: { seen_late: seenLate }, headers: { "Idempotency-Key": newKey() } });
+    showVisit(result.appointment);
+    showPrompts(result);
+    showError(visit.ok, result.appointment.status === "arrived" ? FRONTDESK.strings.arrived : FRONTDESK.strings.arrival_recorded);
+    refresh();
+  } catch (error) {
+    showError(visit.error, error.message);
+    if (error.status === 404) { refresh(); }
+  }
+}
+
+function showPrompts(result) {
+  const box = $("#visit-prompts");
+  box.replaceChildren();
+  for (const prompt of (result && result.prompts) || []) {
+    const line = document.createElement("p");
+    line.dataset.prompt = prompt.code;
+    line.textContent = prompt.text;
+    box.append(line);
+    if (prompt.items.length) {
+      const list = document.createElement("ul");
+      prompt.items.forEach((text) => { const li = document.createElement("li"); li.textContent = text; list.append(li); });
+      box.append(list);
+    }
+    if (prompt.code === "reschedule") {
+      const group = document.createElement("div");
+      group.className = "kb-cal-actions";
+      const anyway = document.createElement("button");
+      anyway.type = "button";
+      anyway.textContent = FRONTDESK.strings.seen_late;
+      anyway.addEventListener("click", () => arrive(true));
+      const move = document.createElement("button");
+      move.type = "button";
+      move.className = "secondary";
+      move.textContent = FRONTDESK.strings.reschedule;
+      move.addEventListener("click", () => {
+        const first = result.suggestions[0];
+        if (first) { $("#visit-move-form").elements.start.value = floating(first.start, zone()).slice(0, 16); }
+        $("#visit-move").hidden = false;
+        $("#visit-move").open = true;
+        $("#visit-move-form").elements.start.focus();
+      });
+      group.append(anyway, move);
+      box.append(group);
+      if (result.suggestions.length) {
+        const free = document.createElement("p");
+        free.textContent = `${FRONTDESK.strings.first_free} ${result.suggestions.map((s) => formatWhen(s.start, null, zone())).join("; ")}`;
+        box.append(free);
+      }
+    }
+  }
+  box.hidden = !box.children.length;
 }
 
 async function askReason(action) {

@@ -1,0 +1,23 @@
+"""App config for kabinet.consultations: contracts, conversations, messages, requests, SLA control and ratings."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsultationsConfig(AppConfig):
+    name = "kabinet.consultations"
+    label = "consultations"
+    verbose_name = _("Consultations")
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from kabinet.consultations import cards, notices, selectors, tasks
+        from kabinet.core import clock, realtime
+
+        # Participants follow one conversation live: {"topic": "conversation", "id": <conversation>}.
+        realtime.register_topic("conversation", selectors.conversation_topic_group)
+        notices.register_events()
+        cards.register()  # the Consultations tab of the patient card
+        # Overdue replies escalate and contracts past their period end; idempotent, so every minute is fine.
+        clock.register("consultations.sla", tasks.sla_check, every_seconds=settings.CONSULTATIONS_SLA_CHECK_SECONDS)

@@ -1,0 +1,68 @@
+"""Video consultation pages for both sides: the doctor starts a call from the conversation, each side opens the
+call's page (own camera, the other side's video, hang up); the browsers connect through consumers.py."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from kabinet.consultations import access, notices, selectors, services
+from kabinet.consultations import video as video_settings
+from kabinet.core.exceptions import DomainError, NotAllowed, NotFound
+
+
+@require_POST
+@login_required
+def video_start(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    try:
+        found = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+        call = services.video_call_start(actor=request.user, conversation=found)
+    except NotFound as exc:
+        raise Http404 from exc
+    except DomainError as exc:
+        if isinstance(exc, NotAllowed) and exc.code != "contract_ended":
+            return render(request, "403.html", status=403)
+        flash.error(request, str(exc.message))
+        return redirect("consultations:conversation", conversation_id=conversation_id)
+    return redirect("consultations:video", call_id=call.pk)
+
+
+@require_GET
+@login_required
+def video_page(request: HttpRequest, call_id: int) -> HttpResponse:
+    """The call's page for both sides: own camera, the other side's video, hang up."""
+    try:
+        call, side = selectors.video_call_get(user=request.user, call_id=call_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    patient_side = side == access.PATIENT
+    context = {
+        "call": call,
+        "side": side,
+        "base_template": "portal/base.html" if patient_side else "base.html",
+        "back_url": reverse(
+            "consultations_portal:conversation" if patient_side else "consultations:conversation",
+            args=[call.conversation_id],
+        ),
+        "other_name": call.conversation.patient if not patient_side else notices.doctor_name(call.conversation.doctor),
+        "ice_servers": video_settings.ice_servers(int(request.user.pk or 0)),
+    }
+    return render(request, "consultations/video.html", context)
+
+
+@require_POST
+@login_required
+def video_end(request: HttpRequest, call_id: int) -> HttpResponse:
+    try:
+        call, side = selectors.video_call_get(user=request.user, call_id=call_id)
+        services.video_call_end(actor=request.user, call=call)
+    except NotFound as exc:
+        raise Http404 from exc
+    except DomainError:
+        pass  # already ended: nothing to do
+    name = "consultations_portal:conversation" if side == access.PATIENT else "consultations:conversation"
+    return redirect(name, conversation_id=call.conversation_id)

@@ -1,0 +1,189 @@
+"""Documents API: a patient's documents (list, upload), one document with its versions, its file, mark as entered in
+error, delete.
+
+Staff see their organisations' documents by role; a patient's token sees their own and their wards' documents and
+may upload photos and PDFs for them. Anything outside the caller's scope is 404, never a hint that it exists.
+Files: 413 `file_too_large`, 422 `file_refused` (or a more precise code, e.g. `active_content`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from ninja import File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from kabinet.core.exceptions import NotFound
+from kabinet.patients.selectors import own_patient_ids, patient_get
+from kabinet.records import selectors, services
+from kabinet.records.models import Document, DocumentKind, DocumentVersion
+from kabinet.records.serving import file_response
+
+router = Router(tags=["documents"])
+
+
+class DocumentOut(Schema):
+    id: int
+    patient: int = Field(..., description="Patient id")
+    kind: str = Field(..., description="visit_note, procedure_protocol, lab_result, study, discharge_summary, …")
+    title: str
+    status: str = Field(..., description="active or erroneous (deleted documents are not shown)")
+    status_reason: str
+    origin: str = Field(..., description="template, upload or patient")
+    document_date: date
+    author: str
+    restricted: bool = Field(
+        ..., description="A patient's upload: only administrators and the doctors it is shared with"
+    )
+    version: int | None = Field(None, description="Number of the latest version")
+    content_type: str
+    size: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChangeOut(Schema):
+    field: str
+    before: Any
+    after: Any
+
+
+class VersionOut(Schema):
+    number: int
+    content_type: str
+    size: int
+    sha256: str
+    fields: dict[str, Any]
+    note: str
+    author: str
+    created_at: datetime
+    changes: list[ChangeOut] = Field(..., description="What changed from the previous version")
+
+
+class DocumentDetailOut(DocumentOut):
+    versions: list[VersionOut]
+
+
+class ReasonIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+def _document(document: Document) -> dict[str, Any]:
+    current = document.current_version
+    return {
+        "id": document.pk,
+        "patient": document.patient_id,
+        "kind": document.kind,
+        "title": document.title,
+        "status": document.status,
+        "status_reason": document.status_reason,
+        "origin": document.origin,
+        "document_date": document.document_date,
+        "author": str(document.author) if document.author_id else "",
+        "restricted": document.restricted,
+        "version": current.number if current else None,
+        "content_type": current.content_type if current else "",
+        "size": current.size if current else 0,
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+    }
+
+
+def _version(row: selectors.VersionRow) -> dict[str, Any]:
+    version: DocumentVersion = row.version
+    return {
+        "number": version.number,
+        "content_type": version.content_type,
+        "size": version.size,
+        "sha256": version.sha256,
+        "fields": version.fields,
+        "note": version.note,
+        "author": str(version.author) if version.author_id else "",
+        "created_at": version.created_at,
+        "changes": [{"field": c.label, "before": str(c.before), "after": str(c.after)} for c in row.changes],
+    }
+
+
+@router.get(
+    "/patients/{patient_id}/documents",
+    response=list[DocumentOut],
+    summary="A patient's documents, newest first (audited read)",
+)
+def list_documents(request: HttpRequest, patient_id: int) -> Any:
+    patient = patient_get(user=request.user, patient_id=patient_id)
+    return [_document(d) for d in selectors.patient_documents(user=request.user, patient=patient, audit=True)]
+
+
+@router.post(
+    "/patients/{patient_id}/documents",
+    response={201: DocumentOut},
+    summary="Upload a document (multipart: kind, title, file)",
+    description=(
+        "Staff: PDF, JPEG, PNG, WEBP, HEIC, DOCX, XLSX, any kind they may write. A patient (or a proxy for a ward): "
+        "PDF and photos of kind photo, lab_result, study, discharge_summary or other; the document goes to the "
+        "patient's treating doctors. Files are checked by their content; 413 when too large, 422 when refused."
+    ),
+)
+def upload_document(
+    request: HttpRequest,
+    patient_id: int,
+    kind: Form[DocumentKind],
+    file: File[UploadedFile],
+    title: Form[str] = "",
+    document_date: Form[date | None] = None,
+) -> Any:
+    patient = patient_get(user=request.user, patient_id=patient_id)
+    if services.can_staff_act(request.user, patient):
+        document = services.document_upload(
+            actor=request.user, patient=patient, kind=kind, title=title, upload=file, document_date=document_date
+        )
+    elif patient.pk in own_patient_ids(request.user):
+        document = services.document_upload_by_patient(
+            actor=request.user, patient=patient, kind=kind, title=title, upload=file
+        )
+    else:  # pragma: no cover - patient_get already refused everyone else
+        raise NotFound()
+    return Status(201, _document(selectors.document_get(user=request.user, document_id=document.pk)))
+
+
+@router.get("/documents/{document_id}", response=DocumentDetailOut, summary="A document with its versions (audited)")
+def get_document(request: HttpRequest, document_id: int) -> Any:
+    detail = selectors.document_detail(user=request.user, document_id=document_id)
+    data = _document(detail.document)
+    data["versions"] = [_version(row) for row in detail.versions]
+    return data
+
+
+@router.get(
+    "/documents/{document_id}/file",
+    summary="The file of the latest version, or of ?version=N, as an attachment (audited)",
+    response={200: None},
+)
+def get_document_file(request: HttpRequest, document_id: int, version: int | None = None) -> HttpResponseBase:
+    found = selectors.document_version(user=request.user, document_id=document_id, number=version)
+    return file_response(found)
+
+
+@router.post(
+    "/documents/{document_id}/mark-erroneous",
+    response=DocumentOut,
+    summary="Mark as entered in error, with a reason (administrators, doctors, the author)",
+)
+def mark_erroneous(request: HttpRequest, document_id: int, payload: ReasonIn) -> Any:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    return _document(services.document_mark_erroneous(actor=request.user, document=document, reason=payload.reason))
+
+
+@router.delete(
+    "/documents/{document_id}",
+    response={204: None},
+    summary="Delete (soft), with a reason (administrators, or the doctor who wrote it)",
+)
+def delete_document(request: HttpRequest, document_id: int, payload: ReasonIn) -> Any:
+    document = selectors.document_get(user=request.user, document_id=document_id)
+    services.document_delete(actor=request.user, document=document, reason=payload.reason)
+    return Status(204, None)

@@ -1,0 +1,294 @@
+"""Documents of a patient with their versions, who they are shared with, templates, and mandatory-document rules."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kabinet.core.models import Location, Member, Organisation
+from kabinet.patients.models import Patient
+
+
+class DocumentKind(models.TextChoices):
+    VISIT_NOTE = "visit_note", _("visit note")
+    PROCEDURE_PROTOCOL = "procedure_protocol", _("procedure protocol")
+    LAB_RESULT = "lab_result", _("lab result")
+    STUDY = "study", _("study")
+    DISCHARGE_SUMMARY = "discharge_summary", _("discharge summary")
+    INFORMED_CONSENT = "informed_consent", _("informed consent")
+    CONTRACT = "contract", _("contract")
+    SCAN = "scan", _("scanned administrative document")
+    PHOTO = "photo", _("photo")
+    OTHER = "other", _("other")
+
+
+# Clinical documents are read and written by the clinical roles only; administrative ones by every desk role.
+CLINICAL_KINDS = frozenset(
+    {
+        DocumentKind.VISIT_NOTE,
+        DocumentKind.PROCEDURE_PROTOCOL,
+        DocumentKind.LAB_RESULT,
+        DocumentKind.STUDY,
+        DocumentKind.DISCHARGE_SUMMARY,
+        DocumentKind.PHOTO,
+    }
+)
+ADMINISTRATIVE_KINDS = frozenset(DocumentKind.values) - CLINICAL_KINDS
+# What a patient may upload from the portal.
+PATIENT_UPLOAD_KINDS = (
+    DocumentKind.PHOTO,
+    DocumentKind.LAB_RESULT,
+    DocumentKind.STUDY,
+    DocumentKind.DISCHARGE_SUMMARY,
+    DocumentKind.OTHER,
+)
+
+
+class DocumentTemplate(models.Model):
+    """A clinic's form for a document: a Django-template body (patient, clinic and field values as variables) and
+    the fields staff fill in; rendered to PDF in the patient's language."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="document_templates")
+    kind = models.CharField(_("type"), max_length=30, choices=DocumentKind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Leave empty when the body suits every language (it may test {{ language }})."),
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "HTML with Django template variables: {{ patient.full_name }}, {{ patient.birth_date }}, "
+            "{{ clinic.name }}, {{ author.name }}, {{ today }}, {{ fields.<name> }}, {{ language }}."
+        ),
+    )
+    # [{"name": "diagnosis", "label": "Diagnosis", "type": "text|textarea|date|checkbox", "required": true}]
+    fields = models.JSONField(_("fields"), default=list, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("document template")
+        verbose_name_plural = _("document templates")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name", "language"], name="document_template_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})" if self.language else self.name
+
+    def clean(self) -> None:
+        from kabinet.records.rendering import TemplateProblem, check_template
+
+        try:
+            check_template(self.body, self.fields)
+        except TemplateProblem as exc:
+            raise ValidationError({exc.field: exc.message}) from exc
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        ERRONEOUS = "erroneous", _("entered in error")
+        DELETED = "deleted", _("deleted")
+
+    class Origin(models.TextChoices):
+        TEMPLATE = "template", _("made from a template")
+        UPLOAD = "upload", _("uploaded by staff")
+        PATIENT = "patient", _("uploaded by the patient")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("type"), max_length=30, choices=DocumentKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices)
+    # The template it was made from, or (for a scan of a signed printout) the template it is a copy of.
+    template = models.ForeignKey(
+        DocumentTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    document_date = models.DateField(_("date of the document"), default=timezone.localdate)
+    # A visit in scheduling (an app above this one): a plain id, never a foreign key.
+    appointment_ref = models.PositiveBigIntegerField(_("visit"), null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Patients' uploads reach only the doctors they are shared with (and administrators), not every desk.
+    restricted = models.BooleanField(_("restricted to the doctors it is shared with"), default=False)
+    current_version = models.ForeignKey(
+        "DocumentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-document_date", "-pk"]
+        indexes = [
+            models.Index(fields=["patient", "status", "kind"], name="document_patient_kind"),
+            models.Index(fields=["organisation", "-created_at"], name="document_org_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class DocumentVersion(models.Model):
+    """One immutable version: the file (a PDF rendered from the template, or the checked upload) and, for
+    template-made documents, the field values it was rendered from."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    fields = models.JSONField(_("field values"), default=dict, blank=True)
+    # Stored under a random name chosen by services._store (never the uploaded name), served only by the file views.
+    file = models.FileField(_("file"), upload_to="records/", max_length=300)
+    original_name = models.CharField(_("uploaded as"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size, bytes"))
+    sha256 = models.CharField(max_length=64)
+    note = models.CharField(_("what changed"), max_length=500, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document version")
+        verbose_name_plural = _("document versions")
+        ordering = ["document", "-number"]
+        constraints = [models.UniqueConstraint(fields=["document", "number"], name="document_version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} v{self.number}"
+
+    @property
+    def extension(self) -> str:
+        name = self.file.name or ""
+        return name.rsplit(".", 1)[-1] if "." in name else ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+
+class DocumentShare(models.Model):
+    """A doctor who may see a restricted document: a treating doctor it went to, or one it was shared with."""
+
+    class Via(models.TextChoices):
+        RECIPIENT = "recipient", _("treating doctor")
+        SHARE = "share", _("shared")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="shares")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="document_shares")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document share")
+        verbose_name_plural = _("document shares")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["document", "member"], name="document_share_unique_member")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.member_id}"
+
+
+class MandatoryRule(models.Model):
+    """A document a patient must have on file: for every visit (no scope), at a location, and/or for a service.
+
+    Satisfied by an active document of `kind` (made from `template`, or a scan of it, when a template is named)
+    whose date is less than `validity_days` before the day in question (no limit when empty)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="mandatory_rules")
+    name = models.CharField(_("name"), max_length=200, help_text=_("e.g. GDPR consent, informed consent for fillers"))
+    kind = models.CharField(_("document type"), max_length=30, choices=DocumentKind.choices)
+    template = models.ForeignKey(
+        DocumentTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rules",
+        verbose_name=_("template"),
+        help_text=_("When set, only documents made from this template (or scans of it) count."),
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("location")
+    )
+    # A scheduling service (an app above this one): a plain id, never a foreign key.
+    service_id = models.PositiveBigIntegerField(_("service"), null=True, blank=True)
+    validity_days = models.PositiveIntegerField(
+        _("valid for, days"), null=True, blank=True, help_text=_("Empty: valid forever.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mandatory document")
+        verbose_name_plural = _("mandatory documents")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="mandatory_rule_unique_name"),
+            models.CheckConstraint(
+                condition=Q(validity_days__isnull=True) | Q(validity_days__gt=0), name="mandatory_rule_validity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.template_id and self.template and self.template.kind != self.kind:
+            raise ValidationError({"template": _("Choose a template of the same document type.")})
+        if self.location_id and self.location and self.location.organisation_id != self.organisation_id:
+            raise ValidationError({"location": _("Choose a location of this clinic.")})
+
+    @property
+    def is_general(self) -> bool:
+        return self.location_id is None and self.service_id is None
+
+    def applies_to(self, *, service_id: int | None, location_id: int | None) -> bool:
+        return (self.location_id is None or self.location_id == location_id) and (
+            self.service_id is None or self.service_id == service_id
+        )
+
+    def satisfied_by(self, document: Document) -> bool:
+        return (
+            document.status == Document.Status.ACTIVE
+            and document.kind == self.kind
+            and (self.template_id is None or document.template_id == self.template_id)
+        )
+
+    def valid_until(self, document: Document) -> date | None:
+        """The last day the document counts for this rule (None: no end)."""
+        if self.validity_days is None:
+            return None
+        return document.document_date + timedelta(days=self.validity_days - 1)

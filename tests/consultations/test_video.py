@@ -91,6 +91,8 @@ async def _socket(user: Any, call_id: int) -> tuple[WebsocketCommunicator, bool,
     headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"), (b"cookie", cookie)]
     socket = WebsocketCommunicator(application, f"/ws/video/{call_id}/", headers=headers)
     connected, code = await socket.connect()
+    if not connected:
+        await socket.disconnect()  # the server's part after a refused handshake: the consumer stops
     return socket, connected, code
 
 

@@ -54,6 +54,7 @@ async def test_anonymous_socket_is_closed() -> None:
     connected, code = await socket.connect()
     assert not connected
     assert code == UNAUTHENTICATED
+    await socket.disconnect()  # the server's part after a close: the consumer stops and leaves the channel layer
 
 
 async def test_user_receives_own_notification_after_commit_and_not_others(make_user) -> None:

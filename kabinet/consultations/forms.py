@@ -6,10 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
-from kabinet.consultations.models import ConsultationContract, ConsultationRequest, Reading
+from kabinet.accounts.models import normalize_phone
+from kabinet.consultations import readings
+from kabinet.consultations.models import ConsultationContract, ConsultationPolicy, ConsultationRequest, Reading
 from kabinet.core.models import Location, Member
 
 
@@ -136,3 +140,93 @@ class RatingForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
     )
+
+
+class PolicyForm(forms.Form):
+    """The clinic's consultation settings; plus, for each measure of the device readings, its normal range
+    (fields `<measure>_low` and `<measure>_high`, within what a person can physically have)."""
+
+    work_days = forms.TypedMultipleChoiceField(
+        label=_("Working days"),
+        coerce=int,
+        choices=[(number + 1, name) for number, name in WEEKDAYS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one working day.")},
+    )
+    work_start = forms.TimeField(
+        label=_("Working day starts"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    work_end = forms.TimeField(
+        label=_("Working day ends"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    default_sla_hours = forms.IntegerField(
+        label=_("Reply within, hours"),
+        min_value=1,
+        max_value=720,
+        help_text=_("Proposed for new contracts and used for one-off questions."),
+    )
+    escalate_admin_after_minutes = forms.IntegerField(
+        label=_("Tell the administrators when a reply is overdue by, minutes"), min_value=0, max_value=10080
+    )
+    question_price = forms.DecimalField(
+        label=_("Price of a written question"), min_value=0, max_digits=10, decimal_places=2
+    )
+    callback_price = forms.DecimalField(
+        label=_("Price of a callback request"), min_value=0, max_digits=10, decimal_places=2
+    )
+    emergency_phone = forms.CharField(
+        label=_("Emergency line"),
+        required=False,
+        max_length=30,
+        help_text=_("Shown to patients in every conversation. Empty: the first phone line of the contract's location."),
+    )
+
+    def __init__(self, *args: Any, policy: ConsultationPolicy, ranges: dict[str, tuple[Any, Any]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.measures = [measure for measures in readings.MEASURES.values() for measure in measures]
+        for measure in self.measures:
+            for end, label in (("low", _("lowest normal")), ("high", _("highest normal"))):
+                field_label = f"{measure.label}, {label}"
+                self.fields[f"{measure.name}_{end}"] = forms.DecimalField(
+                    label=field_label,
+                    widget=forms.NumberInput(attrs={"aria-label": field_label}),
+                    required=False,
+                    min_value=measure.low,
+                    max_value=measure.high,
+                    max_digits=7,
+                    decimal_places=2,
+                )
+        if not self.is_bound:
+            for name in self.base_fields:
+                self.initial[name] = getattr(policy, name)
+            for measure in self.measures:
+                low, high = ranges.get(measure.name, (None, None))
+                self.initial[f"{measure.name}_low"] = low
+                self.initial[f"{measure.name}_high"] = high
+
+    @property
+    def range_rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
+        return [(measure, self[f"{measure.name}_low"], self[f"{measure.name}_high"]) for measure in self.measures]
+
+    def clean_emergency_phone(self) -> str:
+        return normalize_phone(self.cleaned_data.get("emergency_phone")) or ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("work_start"), data.get("work_end")
+        if start is not None and end is not None and end <= start:
+            self.add_error("work_end", ValidationError(_("The working day must end after it starts.")))
+        for measure in self.measures:
+            low, high = data.get(f"{measure.name}_low"), data.get(f"{measure.name}_high")
+            if low is not None and high is not None and low > high:
+                self.add_error(
+                    f"{measure.name}_high", ValidationError(_("The highest normal value is below the lowest."))
+                )
+        return data
+
+    def policy_values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.base_fields}
+
+    def ranges(self) -> dict[str, tuple[Any, Any]]:
+        data = self.cleaned_data
+        return {m.name: (data.get(f"{m.name}_low"), data.get(f"{m.name}_high")) for m in self.measures}

@@ -18,6 +18,7 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("requests/<int:request_id>/", views.request_detail, name="request"),
     path("panel/", views.panel, name="panel"),
+    path("settings/", views.policy, name="policy"),
     path("contracts/", views.contracts, name="contracts"),
     path("contracts/new/", views.contract_new, name="contract_new"),
     path("contracts/<int:contract_id>/", views.contract_detail, name="contract"),

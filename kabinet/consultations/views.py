@@ -25,6 +25,7 @@ from kabinet.consultations.forms import (
     EndForm,
     MessageForm,
     PaymentForm,
+    PolicyForm,
     ReadingForm,
     RenewForm,
 )
@@ -36,7 +37,7 @@ from kabinet.consultations.models import (
     Reading,
 )
 from kabinet.consultations.serving import file_response
-from kabinet.core.decorators import staff_page
+from kabinet.core.decorators import staff_page, staff_page_for
 from kabinet.core.exceptions import DomainError, NotAllowed, NotFound
 from kabinet.core.models import Organisation
 from kabinet.patients.models import Patient
@@ -331,6 +332,30 @@ def panel(request: HttpRequest, organisation: Organisation) -> HttpResponse:
     }
     with timezone.override(selectors.zone_for(organisation.pk)):
         return render(request, "consultations/panel.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page_for(*access.SUPERVISOR_ROLES)
+def policy(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    """The clinic's consultation settings: working hours for SLAs, escalation, prices, emergency line, normal ranges."""
+    current = selectors.policy_for(organisation.pk)
+    ranges = selectors.thresholds_for(organisation.pk)
+    form = PolicyForm(request.POST or None, policy=current, ranges=ranges)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.policy_update(
+                    actor=request.user, organisation=organisation, values=form.policy_values(), ranges=form.ranges()
+                )
+            except DomainError as exc:
+                _apply(form, exc)
+            else:
+                flash.success(request, _("The consultation settings are saved."))
+                return redirect("consultations:policy")
+        status = 422
+    context = {"form": form, "tab": "policy", **_tabs(request.user, organisation)}
+    return render(request, "consultations/policy.html", context, status=status)
 
 
 @require_GET

@@ -12,6 +12,7 @@ from kabinet.consultations.services.contracts import (
 )
 from kabinet.consultations.services.escalation import overdue_escalate, sla_check
 from kabinet.consultations.services.messages import conversation_mark_read, message_send
+from kabinet.consultations.services.policy import policy_update
 from kabinet.consultations.services.quality import contract_rate, quality_review_save
 from kabinet.consultations.services.requests import (
     request_answer,
@@ -34,6 +35,7 @@ __all__ = [
     "conversation_mark_read",
     "message_send",
     "overdue_escalate",
+    "policy_update",
     "quality_review_save",
     "request_answer",
     "request_cancel",

@@ -60,6 +60,7 @@ class Message(models.Model):
     link = models.CharField(_("link"), max_length=500, blank=True)
     attachments = models.JSONField(default=list, blank=True)  # [{"filename", "mimetype", "content"}] (text content)
     marketing = models.BooleanField(_("marketing"), default=False)
+    # unique=True also gives PostgreSQL a varchar_pattern_ops index, which cancel(prefix=...)'s LIKE 'prefix%' uses.
     idempotency_key = models.CharField(max_length=255, unique=True)
     ref_type = models.CharField(max_length=100, blank=True)
     ref_id = models.CharField(max_length=64, blank=True)
@@ -103,8 +104,6 @@ class Message(models.Model):
             models.Index(fields=["patient", "-created_at"], name="message_patient_recent"),
             models.Index(fields=["ref_type", "ref_id"], name="message_ref"),
             models.Index(fields=["provider", "provider_id"], name="message_provider_id"),
-            # cancel(prefix=...) is a LIKE 'prefix%': PostgreSQL needs the pattern operator class to use an index.
-            models.Index(fields=["idempotency_key"], name="message_key_prefix", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:

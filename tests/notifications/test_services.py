@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from kabinet.notifications import rendering, services
@@ -192,6 +193,20 @@ def test_cancel_by_prefix_cancels_queued_messages_and_frees_their_keys(org, no_q
     assert Message.objects.get(pk=other[0].pk).state == "queued"  # appt:10 is not appt:1
     [again] = _send(patient, key="appt:1:reminder:60:x", due_at=later)
     assert again.state == "queued" and again.idempotency_key == "appt:1:reminder:60:x#sms"
+
+
+@pytest.mark.django_db
+def test_the_prefix_search_of_keys_has_exactly_one_pattern_index_on_postgresql() -> None:
+    """cancel(prefix=...) is a LIKE 'prefix%'. PostgreSQL serves it from the varchar_pattern_ops index that the
+    unique key brings; a second such index (there was one) only slows every insert into the outbox."""
+    if connection.vendor != "postgresql":
+        pytest.skip("operator classes are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [Message._meta.db_table, "%(idempotency_key varchar_pattern_ops)%"],
+        )
+        assert len(cursor.fetchall()) == 1
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
+from django.utils import translation
 
 from kabinet.accounts.models import User
 from kabinet.core.models import Organisation, Role
@@ -66,6 +67,16 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the default language: a page opened by a user who reads Russian leaves Russian active
+    in the thread (the test client serves requests in the test's own thread), and a later test on the same xdist
+    worker would see "пульс" where it expects "pulse"."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

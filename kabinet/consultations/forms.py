@@ -208,6 +208,9 @@ class PolicyForm(forms.Form):
     def range_rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
         return [(measure, self[f"{measure.name}_low"], self[f"{measure.name}_high"]) for measure in self.measures]
 
+    def clean_work_days(self) -> list[int]:
+        return sorted(set(self.cleaned_data.get("work_days") or []))
+
     def clean_emergency_phone(self) -> str:
         return normalize_phone(self.cleaned_data.get("emergency_phone")) or ""
 

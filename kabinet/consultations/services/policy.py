@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
 from django.utils.translation import gettext as _
@@ -57,7 +58,10 @@ def policy_update(
         for name in POLICY_FIELDS:
             if name in values:
                 setattr(policy, name, values[name])
-        policy.full_clean(exclude=["organisation"])
+        try:
+            policy.full_clean(exclude=["organisation"])
+        except ValidationError as exc:
+            raise Invalid(errors=exc.message_dict) from exc
         policy.save()
         for name, (low, high) in ranges.items():
             if (low, high) == readings.DEFAULT_RANGES[name]:

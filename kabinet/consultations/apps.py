@@ -12,12 +12,16 @@ class ConsultationsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from kabinet.billing import hooks as billing_hooks
         from kabinet.consultations import cards, notices, selectors, tasks
+        from kabinet.consultations.services import payments
         from kabinet.core import clock, realtime
 
         # Participants follow one conversation live: {"topic": "conversation", "id": <conversation>}.
         realtime.register_topic("conversation", selectors.conversation_topic_group)
         notices.register_events()
         cards.register()  # the Consultations tab of the patient card
+        # Paying, refunding or crediting a contract's / request's invoice moves its payment state.
+        billing_hooks.register_invoice_hook("consultations", payments.on_invoice_changed)
         # Overdue replies escalate and contracts past their period end; idempotent, so every minute is fine.
         clock.register("consultations.sla", tasks.sla_check, every_seconds=settings.CONSULTATIONS_SLA_CHECK_SECONDS)

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from kabinet.billing.models import PaymentMethod
+from kabinet.billing.services import payment_take
 from kabinet.consultations import services
 from kabinet.consultations.models import ConsultationContract, ConsultationRequest
 from kabinet.core.models import Location, Member, Organisation
@@ -45,8 +47,16 @@ def seed_consultations(
         sla_hours=24,
         activate=True,
     )
-    services.contract_payment_set(actor=admin, contract=contract, state="paid")
     contract.refresh_from_db()
+    if contract.invoice is not None:  # paid at the desk by card: billing's hook marks the contract paid
+        payment_take(
+            actor=admin,
+            invoice=contract.invoice,
+            method=PaymentMethod.CARD,
+            amount=contract.invoice.total,
+            currency=contract.invoice.currency,
+        )
+        contract.refresh_from_db()
     assert contract.conversation is not None
     conversation = contract.conversation
     patient_user = patient.user

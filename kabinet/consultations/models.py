@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kabinet.billing.models import Invoice
 from kabinet.core.models import Location, Member, Organisation
 from kabinet.patients.models import Patient
 
@@ -134,6 +135,10 @@ class ConsultationContract(models.Model):
     price = models.DecimalField(_("price"), max_digits=10, decimal_places=2, default=Decimal("0"))
     payment_state = models.CharField(
         _("payment"), max_length=10, choices=PaymentState.choices, default=PaymentState.FREE
+    )
+    # The invoice billed when a paid one was made; its payments and refunds move `payment_state` (billing's hook).
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
     )
     sla_hours = models.PositiveSmallIntegerField(
         _("response time, hours"), default=24, validators=[MinValueValidator(1), MaxValueValidator(720)]
@@ -315,6 +320,10 @@ class ConsultationRequest(models.Model):
     price = models.DecimalField(_("price"), max_digits=10, decimal_places=2, default=Decimal("0"))
     payment_state = models.CharField(
         _("payment"), max_length=10, choices=PaymentState.choices, default=PaymentState.FREE
+    )
+    # The invoice billed when a paid one was made; its payments and refunds move `payment_state` (billing's hook).
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
     created_by = models.ForeignKey(

@@ -148,6 +148,10 @@ def test_payment_is_recorded_for_paid_contracts_only(consult: Consult) -> None:
     paid = services.contract_create(
         actor=consult.admin, patient=consult.other_patient, doctor=consult.clinic.doctor, ends_on=SOON, price=25
     )
+    with pytest.raises(Conflict):  # billed: its invoice's payments decide (tests/consultations/test_billing.py)
+        services.contract_payment_set(actor=consult.admin, contract=paid, state="paid")
+    ConsultationContract.objects.filter(pk=paid.pk).update(invoice=None)  # made before contracts were billed
+    paid.refresh_from_db()
     services.contract_payment_set(actor=consult.admin, contract=paid, state="paid")
     paid.refresh_from_db()
     assert paid.payment_state == "paid"

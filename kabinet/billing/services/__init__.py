@@ -1,4 +1,5 @@
-"""Billing use cases, one public function per use case (see each module): invoices, payments, prices."""
+"""Billing use cases, one public function per use case (see each module): invoices, payments, prices, and the
+invoices of what other apps sell (sales)."""
 
 from kabinet.billing.services.invoices import (
     LineInput,
@@ -19,6 +20,7 @@ from kabinet.billing.services.prices import (
     price_list_set_prices,
     price_list_update,
 )
+from kabinet.billing.services.sales import sale_invoice_cancel, sale_invoice_create
 
 __all__ = [
     "LineInput",
@@ -39,4 +41,6 @@ __all__ = [
     "price_list_set_prices",
     "price_list_update",
     "refund_make",
+    "sale_invoice_cancel",
+    "sale_invoice_create",
 ]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kabinet.audit.services import snapshot
-from kabinet.billing import access, selectors
+from kabinet.billing import access, hooks, selectors
 from kabinet.billing.models import (
     ZERO,
     CreditNote,
@@ -194,8 +194,38 @@ def invoice_create(
 ) -> Invoice:
     """A draft invoice for the patient. Lines are priced at the location's prices of the service date; the
     patient's own discount applies unless a card or code is given. One live invoice per visit (409 otherwise)."""
+    access.require_write(actor, patient.organisation)
+    return _create(
+        actor=actor,
+        patient=patient,
+        location=location,
+        lines=lines,
+        service_date=service_date,
+        appointment=appointment,
+        payer=payer,
+        payer_name=payer_name,
+        payer_details=payer_details,
+        discount_code=discount_code,
+        note=note,
+    )
+
+
+def _create(
+    *,
+    actor: Any,
+    patient: Patient,
+    location: Location,
+    lines: Sequence[LineInput] = (),
+    service_date: date | None = None,
+    appointment: Appointment | None = None,
+    payer: Patient | None = None,
+    payer_name: str = "",
+    payer_details: str = "",
+    discount_code: str = "",
+    note: str = "",
+    patient_discount: bool = True,
+) -> Invoice:
     organisation = patient.organisation
-    access.require_write(actor, organisation)
     if location.organisation_id != organisation.pk:
         raise Invalid(errors={"location": [_("Unknown location.")]})
     if len(lines) > MAX_LINES:
@@ -225,7 +255,7 @@ def invoice_create(
         if discount_code.strip():
             discount = _discount_by_code(invoice, discount_code)
             invoice.discount, invoice.discount_kind, invoice.discount_value = discount, discount.kind, discount.value
-        else:
+        elif patient_discount:
             _apply_patient_discount(invoice, patient)
         try:
             with transaction.atomic():
@@ -389,6 +419,10 @@ def invoice_issue(*, actor: Any, invoice: Invoice) -> Invoice:
     """Number the draft (next in the organisation's series for the year of the local issue date), freeze it and
     charge its total to the paying account. A zero total is paid at once."""
     access.require_write(actor, invoice.organisation_id)
+    return _issue(actor=actor, invoice=invoice)
+
+
+def _issue(*, actor: Any, invoice: Invoice) -> Invoice:
     with transaction.atomic():
         current = lock_invoice(invoice)
         _require_draft(current)
@@ -429,6 +463,7 @@ def invoice_issue(*, actor: Any, invoice: Invoice) -> Invoice:
             invoice=current,
             data={"status": current.status, "total": str(current.total)},
         )
+        hooks.invoice_changed(current, actor=actor)
     return current
 
 
@@ -440,6 +475,10 @@ def invoice_cancel(*, actor: Any, invoice: Invoice, reason: str) -> Invoice:
     """Drop a draft, or cancel an issued invoice with a credit note (numbered in the same series) that reverses
     the charge. An invoice with money on it must be refunded first: a cancellation never makes money vanish."""
     access.require_write(actor, invoice.organisation_id)
+    return _cancel(actor=actor, invoice=invoice, reason=reason)
+
+
+def _cancel(*, actor: Any, invoice: Invoice, reason: str) -> Invoice:
     reason = (reason or "").strip()[:500]
     if not reason:
         raise Invalid(errors={"reason": [_("Say why the invoice is cancelled.")]}, code="reason_required")
@@ -498,4 +537,5 @@ def invoice_cancel(*, actor: Any, invoice: Invoice, reason: str) -> Invoice:
                 invoice=current,
                 data={"status": current.status},
             )
+        hooks.invoice_changed(current, actor=actor)
     return current

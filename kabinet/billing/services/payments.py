@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kabinet.audit.services import snapshot
-from kabinet.billing import access
+from kabinet.billing import access, hooks
 from kabinet.billing.models import ZERO, Invoice, LedgerEntry, Payment, PaymentMethod
 from kabinet.billing.services._common import (
     INVOICE_FIELDS,
@@ -140,6 +140,7 @@ def payment_take(
             invoice=current,
             data={"payment": payment.pk, "status": current.status},
         )
+        hooks.invoice_changed(current, actor=actor)
     return payment
 
 
@@ -206,6 +207,7 @@ def refund_make(*, actor: Any, invoice: Invoice, method: str, amount: Any, curre
             invoice=current,
             data={"payment": payment.pk, "status": current.status},
         )
+        hooks.invoice_changed(current, actor=actor)
     return payment
 
 

@@ -26,6 +26,7 @@ from kabinet.audit.services import record, snapshot
 from kabinet.consultations import access, notices
 from kabinet.consultations.models import ConsultationContract, Conversation, PaymentState
 from kabinet.consultations.selectors import conversation_group, policy_for, zone_for
+from kabinet.consultations.services import payments
 from kabinet.core import permissions, realtime
 from kabinet.core.exceptions import Conflict, Invalid, NotAllowed
 from kabinet.core.models import Location, Member, Role
@@ -45,6 +46,7 @@ CONTRACT_FIELDS = [
     "sla_hours",
     "sla_working_hours",
     "conversation",
+    "invoice",
 ]
 MAX_SLA_HOURS = 720
 MAX_PERIOD_DAYS = 3 * 366
@@ -129,7 +131,7 @@ def contract_create(
     renewed_from: ConsultationContract | None = None,
 ) -> ConsultationContract:
     """A new contract (a draft, or opened at once with `activate`). Free when the price is zero, else awaiting
-    payment; the SLA defaults to the clinic's."""
+    payment of the invoice billed with it; the SLA defaults to the clinic's."""
     _require_front_office(actor, patient.organisation_id)
     _clean_doctor(patient, doctor)
     team = _clean_team(patient, doctor, care_team)
@@ -167,6 +169,7 @@ def contract_create(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         contract.care_team.set(team)
+        payments.contract_bill(actor=actor, contract=contract)
         record(
             actor=actor,
             action="consultation.contract.created",
@@ -288,13 +291,17 @@ def contract_end(
 
 
 def contract_cancel(*, actor: Any, contract: ConsultationContract, reason: str = "") -> ConsultationContract:
-    """Cancel a draft (an opened contract is ended instead: its conversation has happened)."""
+    """Cancel a draft (an opened contract is ended instead: its conversation has happened). Its invoice is
+    cancelled with a credit note unless money was paid on it (the desk refunds that in billing)."""
     if actor is not None:
         _require_front_office(actor, contract.organisation_id)
     with transaction.atomic():
+        if contract.status == Status.DRAFT:
+            payments.invoice_void(actor=actor, item=contract)  # rolled back below if it is not a draft after all
         locked = ConsultationContract.objects.select_for_update().get(pk=contract.pk)
         if locked.status != Status.DRAFT:
             raise Conflict(_("Only a draft contract can be cancelled; end an open one."), code="contract_not_draft")
+        contract.payment_state = locked.payment_state
         before = snapshot(locked, CONTRACT_FIELDS)
         contract.status, contract.ended_at = Status.CANCELLED, timezone.now()
         contract.end_reason = " ".join((reason or "").split())[:500]
@@ -348,8 +355,14 @@ def contract_renew(
 
 
 def contract_payment_set(*, actor: Any, contract: ConsultationContract, state: str) -> ConsultationContract:
-    """Record that a paid contract was paid (or refunded). Free contracts stay free."""
+    """Record by hand that a paid contract made without an invoice was paid (or refunded). Free contracts stay
+    free; a contract with an invoice follows its invoice (pay or refund it in billing)."""
     _require_front_office(actor, contract.organisation_id)
+    if contract.invoice_id is not None:
+        raise Conflict(
+            _("This contract's payment follows its invoice: take the payment or make the refund in billing."),
+            code="payment_follows_invoice",
+        )
     if state not in (PaymentState.UNPAID, PaymentState.PAID, PaymentState.REFUNDED):
         raise Invalid(errors={"payment_state": [_("Choose unpaid, paid or refunded.")]})
     if not contract.is_paid:

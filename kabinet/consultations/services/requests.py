@@ -2,8 +2,8 @@
 
 Rules enforced here:
 - the patient (or whoever may act for them) submits; the front office may submit one taken over the phone;
-- the clinic's policy prices each kind (zero: free; otherwise the request waits for payment at the desk, and the
-  doctor sees it in the queue);
+- the clinic's policy prices each kind (zero: free; otherwise it is billed with an invoice in the same
+  transaction and the patient pays it at the desk, while the doctor already sees it in the queue);
 - requests wait in order of arrival; a doctor takes one (or the next one) — the take is a conditional update, so
   when two doctors take the same request at once exactly one wins and the other gets 409;
 - the doctor who took it answers (a written answer, or a note of the call); the patient is told when it is taken
@@ -23,6 +23,7 @@ from kabinet.audit.services import record
 from kabinet.consultations import access, notices
 from kabinet.consultations.models import ConsultationRequest, PaymentState
 from kabinet.consultations.selectors import policy_for
+from kabinet.consultations.services import payments
 from kabinet.core.exceptions import Conflict, Invalid, NotAllowed, NotFound
 from kabinet.core.models import Location, Organisation
 from kabinet.patients.models import Patient, TimelineEntry
@@ -62,12 +63,13 @@ def request_create(
             payment_state=PaymentState.UNPAID if price > 0 else PaymentState.FREE,
             created_by=actor,
         )
+        invoice = payments.request_bill(actor=actor, request=request)
         record(
             actor=actor,
             action="consultation.request.created",
             obj=request,
             patient=patient,
-            after={"kind": kind, "price": str(price)},
+            after={"kind": kind, "price": str(price), "invoice": invoice.pk if invoice else None},
         )
         with translation.override(patient.organisation.default_language):
             timeline_add(
@@ -162,15 +164,19 @@ def request_answer(
 
 
 def request_cancel(*, actor: Any, request: ConsultationRequest) -> ConsultationRequest:
-    """The patient side (or the front office) withdraws a request nobody has taken yet."""
+    """The patient side (or the front office) withdraws a request nobody has taken yet. Its invoice is cancelled
+    with a credit note unless money was paid on it (the desk refunds that in billing)."""
     if request.patient_id not in own_patient_ids(actor) and not access.can_manage_contracts(
         actor, request.organisation_id
     ):
         raise NotFound()
     with transaction.atomic():
+        if request.status == Status.WAITING:
+            payments.invoice_void(actor=actor, item=request)  # rolled back below if a doctor took it meanwhile
         done = ConsultationRequest.objects.filter(pk=request.pk, status=Status.WAITING).update(status=Status.CANCELLED)
         if not done:
             raise Conflict(_("A doctor has already taken this request."), code="request_taken")
         request.status = Status.CANCELLED
+        request.payment_state = ConsultationRequest.objects.values_list("payment_state", flat=True).get(pk=request.pk)
         record(actor=actor, action="consultation.request.cancelled", obj=request, patient=request.patient_id)
     return request

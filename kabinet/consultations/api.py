@@ -54,7 +54,8 @@ class ContractOut(Schema):
     starts_on: date
     ends_on: date
     price: Decimal
-    payment_state: str = Field(..., description="free, unpaid, paid or refunded")
+    payment_state: str = Field(..., description="free, unpaid, paid or refunded (follows the invoice)")
+    invoice: int | None = Field(..., description="Id of the billing invoice (/api/v1/invoices/{id}); null when free")
     sla_hours: int
     sla_working_hours: bool
     renewed_from: int | None
@@ -160,7 +161,8 @@ class RequestOut(Schema):
     status: str = Field(..., description="waiting, taken, answered or cancelled")
     question: str
     price: Decimal
-    payment_state: str
+    payment_state: str = Field(..., description="free, unpaid, paid or refunded (follows the invoice)")
+    invoice: int | None = Field(..., description="Id of the billing invoice (/api/v1/invoices/{id}); null when free")
     created_at: datetime
     taken_by: PersonOut | None
     taken_at: datetime | None
@@ -193,6 +195,7 @@ def contract_out(contract: ConsultationContract) -> dict[str, Any]:
         "ends_on": contract.ends_on,
         "price": contract.price,
         "payment_state": contract.payment_state,
+        "invoice": contract.invoice_id,
         "sla_hours": contract.sla_hours,
         "sla_working_hours": contract.sla_working_hours,
         "renewed_from": contract.renewed_from_id,
@@ -263,6 +266,7 @@ def request_out(request: ConsultationRequest) -> dict[str, Any]:
         "question": request.question,
         "price": request.price,
         "payment_state": request.payment_state,
+        "invoice": request.invoice_id,
         "created_at": request.created_at,
         "taken_by": _person_member(request.taken_by) if request.taken_by_id and request.taken_by else None,
         "taken_at": request.taken_at,

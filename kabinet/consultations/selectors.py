@@ -100,13 +100,14 @@ def conversation_topic_group(user: Any, conversation_id: int) -> str | None:
 def active_contract(conversation: Conversation) -> ConsultationContract | None:
     return (
         ConsultationContract.objects.filter(conversation=conversation, status=Status.ACTIVE)
+        .select_related("invoice")
         .prefetch_related("care_team__user")
         .first()
     )
 
 
 def latest_contract(conversation: Conversation) -> ConsultationContract | None:
-    return ConsultationContract.objects.filter(conversation=conversation).order_by("-pk").first()
+    return ConsultationContract.objects.filter(conversation=conversation).select_related("invoice").order_by("-pk").first()
 
 
 def messages_of(
@@ -137,7 +138,7 @@ def conversation_list(*, user: Any, organisation: Organisation | None = None) ->
     qs = conversations_visible_to(user).select_related("patient", "doctor__user", "location", "organisation")
     if organisation is not None:
         qs = qs.filter(organisation=organisation)
-    active = ConsultationContract.objects.filter(status=Status.ACTIVE)
+    active = ConsultationContract.objects.filter(status=Status.ACTIVE).select_related("invoice")
     qs = qs.prefetch_related(Prefetch("contracts", queryset=active, to_attr="active_contracts"))
     rows: list[Conversation] = list(qs.order_by("-last_message_at", "-pk")[:500])
     rows.sort(key=lambda c: (c.due_at is None, c.due_at or timezone.now()))
@@ -200,7 +201,7 @@ def contracts_visible_to(user: Any, organisation: Organisation | None = None) ->
 def contract_get(*, user: Any, contract_id: int) -> ConsultationContract:
     contract = (
         contracts_visible_to(user)
-        .select_related("organisation", "patient", "doctor__user", "location", "conversation")
+        .select_related("organisation", "patient", "doctor__user", "location", "conversation", "invoice")
         .prefetch_related("care_team__user")
         .filter(pk=contract_id)
         .first()
@@ -213,7 +214,7 @@ def contract_get(*, user: Any, contract_id: int) -> ConsultationContract:
 def contract_list(
     *, user: Any, organisation: Organisation | None = None, status: str = ""
 ) -> QuerySet[ConsultationContract]:
-    qs = contracts_visible_to(user, organisation).select_related("patient", "doctor__user", "location")
+    qs = contracts_visible_to(user, organisation).select_related("patient", "doctor__user", "location", "invoice")
     if status:
         qs = qs.filter(status=status)
     return qs.prefetch_related("care_team__user").order_by("-created_at", "-pk")
@@ -247,7 +248,7 @@ def request_queue(*, user: Any, organisation: Organisation) -> QuerySet[Consulta
         return ConsultationRequest.objects.none()
     return (
         ConsultationRequest.objects.filter(organisation=organisation, status=ConsultationRequest.Status.WAITING)
-        .select_related("patient", "location")
+        .select_related("patient", "location", "invoice")
         .order_by("created_at", "pk")
     )
 
@@ -266,7 +267,9 @@ def my_requests(*, user: Any, organisation: Organisation) -> QuerySet[Consultati
 def request_get(*, user: Any, request_id: int) -> ConsultationRequest:
     """A request for its patient side, the clinic's doctors and front office; else NotFound."""
     found = (
-        ConsultationRequest.objects.select_related("organisation", "patient", "taken_by__user", "location")
+        ConsultationRequest.objects.select_related(
+            "organisation", "patient", "taken_by__user", "location", "invoice"
+        )
         .filter(pk=request_id)
         .first()
     )
@@ -287,7 +290,7 @@ def request_get(*, user: Any, request_id: int) -> ConsultationRequest:
 def patient_requests(*, user: Any) -> QuerySet[ConsultationRequest]:
     return (
         ConsultationRequest.objects.filter(patient_id__in=sorted(own_patient_ids(user)))
-        .select_related("taken_by__user", "patient")
+        .select_related("taken_by__user", "patient", "invoice")
         .order_by("-created_at", "-pk")
     )
 

@@ -107,7 +107,9 @@ def active_contract(conversation: Conversation) -> ConsultationContract | None:
 
 
 def latest_contract(conversation: Conversation) -> ConsultationContract | None:
-    return ConsultationContract.objects.filter(conversation=conversation).select_related("invoice").order_by("-pk").first()
+    return (
+        ConsultationContract.objects.filter(conversation=conversation).select_related("invoice").order_by("-pk").first()
+    )
 
 
 def messages_of(
@@ -267,9 +269,7 @@ def my_requests(*, user: Any, organisation: Organisation) -> QuerySet[Consultati
 def request_get(*, user: Any, request_id: int) -> ConsultationRequest:
     """A request for its patient side, the clinic's doctors and front office; else NotFound."""
     found = (
-        ConsultationRequest.objects.select_related(
-            "organisation", "patient", "taken_by__user", "location", "invoice"
-        )
+        ConsultationRequest.objects.select_related("organisation", "patient", "taken_by__user", "location", "invoice")
         .filter(pk=request_id)
         .first()
     )

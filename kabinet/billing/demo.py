@@ -1,6 +1,7 @@
 """Billing in the demo clinic (called by kabinet.demo.seed): a price list for the first location, a loyalty code,
 the demo patient's paid invoice and a partly paid one (a debt), and another patient's invoice paid with the rest put
-on the deposit. Idempotent: nothing is added once the clinic has invoices."""
+on the deposit. Idempotent: nothing is added once the clinic has a price list (other apps' demos bill too, e.g. a
+paid consultation contract, so invoices alone do not say that billing's demo ran)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from kabinet.billing import services
-from kabinet.billing.models import Invoice
+from kabinet.billing.models import PriceList
 from kabinet.billing.services import LineInput
 from kabinet.core.models import Location, Member, Organisation
 from kabinet.patients.models import Patient
@@ -18,7 +19,7 @@ from kabinet.scheduling.models import Service
 
 
 def seed_billing(organisation: Organisation, *, admin_email: str, patient_email: str) -> None:
-    if Invoice.objects.filter(organisation=organisation).exists():
+    if PriceList.objects.filter(organisation=organisation).exists():
         return
     member = Member.objects.select_related("user").filter(organisation=organisation, user__email=admin_email).first()
     location = Location.objects.filter(organisation=organisation).order_by("pk").first()

@@ -10,10 +10,12 @@ class FrontdeskConfig(AppConfig):
     verbose_name = _("Front desk")
 
     def ready(self) -> None:
-        from kabinet.core import clock
+        from kabinet.core import clock, realtime
         from kabinet.frontdesk import events, hooks, tasks
+        from kabinet.frontdesk.selectors import board_topic_group
         from kabinet.scheduling import hooks as scheduling_hooks
 
+        realtime.register_topic("frontdesk", board_topic_group)  # the board follows its clinic's worklists live
         events.register_all()  # the messages frontdesk sends (unreachable SMS, waiting-list offers, visit cards)
         # Freed slots go to the waiting list, completed visits plan recall calls, moves drop a pending arrival.
         scheduling_hooks.register_appointment_hook("frontdesk", hooks.on_appointment_changed)

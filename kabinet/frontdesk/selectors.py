@@ -16,6 +16,7 @@ from kabinet.core import permissions
 from kabinet.core.exceptions import Invalid, NotFound
 from kabinet.core.models import Organisation
 from kabinet.frontdesk.models import (
+    Arrival,
     CallAttempt,
     RecallRule,
     Refusal,
@@ -24,7 +25,7 @@ from kabinet.frontdesk.models import (
     WaitlistOffer,
     WorklistItem,
 )
-from kabinet.frontdesk.services.common import READ_ROLES, WORK_ROLES, organisation_zone
+from kabinet.frontdesk.services.common import READ_ROLES, WORK_ROLES, board_group, organisation_zone
 from kabinet.patients.models import Patient
 from kabinet.scheduling.models import Appointment, Reason
 
@@ -39,6 +40,14 @@ def can_work(user: Any, organisation: Organisation | int | None) -> bool:
 
 def can_read(user: Any, organisation: Organisation | int | None) -> bool:
     return permissions.has_role(user, organisation, *READ_ROLES)
+
+
+def board_topic_group(user: Any, organisation_id: int) -> str | None:
+    """Who may read the front-desk lists (READ_ROLES) may follow the clinic's board live (realtime topic
+    "frontdesk")."""
+    if not can_read(user, organisation_id):
+        return None
+    return board_group(organisation_id)
 
 
 def _items(organisation: Organisation) -> QuerySet[WorklistItem]:
@@ -118,6 +127,8 @@ class Board:
     lists: dict[str, ListProgress]
     offers_open: int
     waiting: int
+    arrived: int = 0  # patients marked arrived on the day (in the clinic's zone)
+    arrived_late: int = 0
 
 
 def board(*, user: Any, organisation: Organisation, day: date, next_count: int = 5) -> Board:
@@ -142,9 +153,17 @@ def board(*, user: Any, organisation: Organisation, day: date, next_count: int =
         for item in progress.next_up:
             item.due = item.next_call_at is None or item.next_call_at <= now  # type: ignore[attr-defined]
         lists[kind] = progress
+    zone = organisation_zone(organisation.pk)
+    arrivals = Arrival.objects.filter(
+        organisation=organisation,
+        arrived_at__gte=datetime.combine(day, time.min, tzinfo=zone),
+        arrived_at__lt=datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
+    ).aggregate(total=Count("pk"), late=Count("pk", filter=~Q(lateness=Arrival.Lateness.ON_TIME)))
     return Board(
         day=day,
         lists=lists,
+        arrived=arrivals["total"],
+        arrived_late=arrivals["late"],
         offers_open=WaitlistOffer.objects.filter(
             organisation=organisation, state=WaitlistOffer.State.OPEN, expires_at__gt=now
         ).count(),

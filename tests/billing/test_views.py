@@ -34,6 +34,8 @@ def test_checkout_of_a_visit_from_draft_to_paid_with_the_deposit(bill) -> None:
     url = reverse("billing:checkout", args=[bill.visit.pk])
     page = desk.get(url)
     assert page.status_code == 200 and b"Create invoice" in page.content
+    # Checkout books the next visit too (same doctor and service, then the reminder card).
+    assert f'href="{reverse("frontdesk:next_visit", args=[bill.visit.pk])}"' in page.content.decode()
     desk.post(reverse("billing:checkout_create", args=[bill.visit.pk]), {"payer": "", "discount_code": ""})
     invoice = Invoice.objects.get(appointment=bill.visit)
     actions = {name: reverse(f"billing:{name}", args=[invoice.pk]) for name in ("line_add", "issue", "pay", "discount")}

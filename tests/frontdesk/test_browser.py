@@ -1,6 +1,7 @@
 """A registrar's morning in headless Chromium against uvicorn over the test database: the confirmation list with
 three outcomes (one from the keyboard), a cancellation whose freed time is offered to the waiting list and taken by
-the patient through the link in the message, and an arrival from the calendar with a late warning."""
+the patient through the link in the message, and an arrival from the calendar with a late warning. And a second
+registrar's board that follows the outcomes live, without a reload."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from kabinet.core.models import Role
 from kabinet.frontdesk.models import Arrival, WaitlistEntry, WaitlistOffer, WorklistItem
 from kabinet.frontdesk.services import waitlist
+from kabinet.frontdesk.services.worklists import confirmations_generate
 from kabinet.notifications.models import Message
 from kabinet.scheduling.models import Appointment
 from tests.browser.helpers import log_in
@@ -161,3 +164,38 @@ def test_a_registrars_morning(desk: Desk, browser_page: Callable[..., Page], asg
     assert late.status == Appointment.Status.ARRIVED
     notice = Message.objects.get(event="frontdesk.patient_late")
     assert (notice.channel, notice.user) == ("inapp", clinic.other_doctor.user)
+
+
+def test_a_second_registrars_board_follows_the_outcomes_live(
+    desk: Desk, browser_page: Callable[..., Page], make_user: Callable[..., Any], password: str
+) -> None:
+    desk.book(desk.petya, 9)
+    desk.book(desk.anna, 10)
+    confirmations_generate(actor=None, organisation=desk.org, day=desk.call_day)
+    colleague = make_user(Role.REGISTRAR, organisation=desk.org, email="rita@example.org", full_name="Rita Registrar")
+
+    watcher = browser_page()
+    log_in(watcher, colleague.email or "", password)
+    watcher.goto(f"/frontdesk/?date={desk.call_day}")
+    board = watcher.locator("#fd-board")
+    expect(board).to_have_attribute("data-live", f"frontdesk:{desk.org.pk}")  # subscribed over /ws/
+    expect(board.locator("#board-confirmations .fd-done")).to_have_text("0")
+    watcher.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    caller = browser_page()
+    log_in(caller, desk.registrar.email or "", password)
+    caller.goto(f"/frontdesk/confirmations/?date={desk.call_day}")
+    petya = caller.locator(f"#item-{WorklistItem.objects.get(appointment__patient=desk.petya).pk}")
+    petya.get_by_role("button", name="Confirmed").click()
+    expect(petya.locator("[data-role=status]")).to_have_text(re.compile("confirmed"))
+
+    # Well within the fallback poll (30 s): the socket brought it.
+    confirmations = board.locator("#board-confirmations")
+    expect(confirmations.locator(".fd-done")).to_have_text("1", timeout=4000)
+    expect(confirmations.locator('[data-outcome="confirmed"]')).to_contain_text("1")
+
+    anna = caller.locator(f"#item-{WorklistItem.objects.get(appointment__patient=desk.anna).pk}")
+    anna.get_by_role("button", name="No answer").click()
+    expect(anna.locator("[data-role=status]")).to_contain_text("no answer")
+    expect(confirmations.locator('[data-outcome="no_answer"]')).to_contain_text("1", timeout=4000)
+    assert watcher.evaluate("window.sameDocument") is True

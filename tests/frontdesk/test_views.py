@@ -37,7 +37,8 @@ def test_the_board_shows_the_days_progress(desk: Desk, item: WorklistItem, login
     assert page.status_code == 200
     text = page.content.decode()
     assert "Confirmation calls" in text and "Next to call" in text and "Patient Petya" in text
-    assert 'hx-trigger="every 20s"' in text
+    assert 'hx-trigger="refresh"' in text and "every 20s" not in text  # refreshed live (board.js), not polled
+    assert f'data-organisation="{desk.org.pk}"' in text and "frontdesk/board.js" in text
     panel = client.get(f"/frontdesk/board/?date={desk.call_day}")
     assert panel.status_code == 200
     assert 'data-total="1"' in panel.content.decode()

@@ -28,7 +28,13 @@ from kabinet.core.exceptions import Invalid
 from kabinet.core.models import Organisation
 from kabinet.frontdesk import calling, events
 from kabinet.frontdesk.models import Arrival
-from kabinet.frontdesk.services.common import ARRIVAL_ROLES, in_org_language, policy_for, timeline
+from kabinet.frontdesk.services.common import (
+    ARRIVAL_ROLES,
+    board_changed,
+    in_org_language,
+    policy_for,
+    timeline,
+)
 from kabinet.notifications import services as notifications
 from kabinet.notifications.models import Channel
 from kabinet.notifications.rendering import Translated
@@ -103,6 +109,7 @@ def appointment_arrive(
                 after={"appointment": current.pk, "late_minutes": late.minutes, "lateness": late.level},
             )
             _arrival_timeline(current, arrival, actor)
+            board_changed(current.organisation_id, what="arrived", location_id=current.location_id)
         very_late = arrival.lateness == Arrival.Lateness.VERY_LATE
         if current.status != Status.ARRIVED and (not very_late or seen_late):
             current = appointment_set_status(actor=actor, appointment=current, status=Status.ARRIVED)

@@ -1,5 +1,5 @@
-"""What every front-desk service shares: who may do what, the clinic's policy, its time zone, the patient timeline
-and the variables of the messages about a visit."""
+"""What every front-desk service shares: who may do what, the clinic's policy, its time zone, the patient timeline,
+the variables of the messages about a visit, and the live "the board changed" event."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone, translation
 
+from kabinet.core import realtime
 from kabinet.core.models import STAFF_ROLES, Location, Organisation, Role
 from kabinet.frontdesk.calling import CallWindow, parse_windows
 from kabinet.frontdesk.models import FrontDeskPolicy
@@ -24,6 +25,37 @@ WORK_ROLES = (Role.ADMIN, Role.REGISTRAR, Role.OPERATOR)
 READ_ROLES = tuple(sorted(STAFF_ROLES))
 # Marking arrival is a status change of the visit: whoever may change it in the calendar.
 ARRIVAL_ROLES = BOOKING_ROLES
+
+
+BOARD_CHANGED = "frontdesk.changed"
+
+
+def board_group(organisation_id: int) -> str:
+    """The websocket group of one clinic's front-desk board (realtime topic "frontdesk", id = the organisation)."""
+    return f"frontdesk.{organisation_id}"
+
+
+def board_changed(
+    organisation_id: int,
+    *,
+    what: str,
+    kind: str = "",
+    location_id: int | None = None,
+    day: date | None = None,
+) -> None:
+    """Tell the clinic's open boards that their worklists changed, once the surrounding transaction commits (nothing
+    is sent when it rolls back). Ids and codes only: the board fetches its panel through the permission-checked view."""
+    realtime.publish(
+        board_group(organisation_id),
+        BOARD_CHANGED,
+        {
+            "organisation": organisation_id,
+            "what": what,
+            "kind": kind,
+            "location": location_id,
+            "day": day.isoformat() if day else None,
+        },
+    )
 
 
 def policy_for(organisation_id: int) -> FrontDeskPolicy:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from kabinet.audit.services import record
 from kabinet.core.models import Organisation
 from kabinet.frontdesk.models import RecallRule, WorklistItem
-from kabinet.frontdesk.services.common import in_org_language, policy_for, timeline
+from kabinet.frontdesk.services.common import board_changed, in_org_language, policy_for, timeline
 from kabinet.patients.models import Patient, TimelineEntry
 from kabinet.patients.services import patient_status_set
 from kabinet.scheduling.models import Appointment
@@ -77,6 +77,13 @@ def recall_plan(*, appointment: Appointment, actor: Any) -> list[WorklistItem]:
                 ref_type="frontdesk.worklistitem",
                 ref_id=item.pk,
             )
+    if planned:
+        board_changed(
+            appointment.organisation_id,
+            what="recall_planned",
+            kind=WorklistItem.Kind.RECALL,
+            location_id=appointment.location_id,
+        )
     return planned
 
 
@@ -105,6 +112,8 @@ def recall_settle(*, organisation: Organisation, day: date) -> int:
             closed += WorklistItem.objects.filter(pk=item.pk, state=WorklistItem.State.OPEN).update(
                 state=WorklistItem.State.CLOSED, outcome=WorklistItem.Outcome.OBSOLETE, closed_at=now
             )
+    if closed:
+        board_changed(organisation.pk, what="recall_settled", kind=WorklistItem.Kind.RECALL, day=day)
     return closed
 
 

@@ -34,6 +34,7 @@ from kabinet.frontdesk import events
 from kabinet.frontdesk.models import WaitlistEntry, WaitlistOffer, WorklistItem
 from kabinet.frontdesk.services.common import (
     WORK_ROLES,
+    board_changed,
     in_org_language,
     local_text,
     policy_for,
@@ -140,6 +141,7 @@ def waitlist_add(
                 ref_type="frontdesk.waitlistentry",
                 ref_id=entry.pk,
             )
+        board_changed(org_id, what="waitlist_added", kind=WorklistItem.Kind.WAITLIST, location_id=entry.location_id)
     return entry
 
 
@@ -174,6 +176,12 @@ def waitlist_remove(*, actor: Any, entry: WaitlistEntry, note: str = "") -> Wait
                 ref_type="frontdesk.waitlistentry",
                 ref_id=current.pk,
             )
+        board_changed(
+            current.organisation_id,
+            what="waitlist_removed",
+            kind=WorklistItem.Kind.WAITLIST,
+            location_id=current.location_id,
+        )
     return current
 
 
@@ -402,6 +410,7 @@ def _offers_announce(offers: list[WaitlistOffer], *, location: Location, actor: 
                 ref_type="frontdesk.waitlistoffer",
                 ref_id=offer.pk,
             )
+    board_changed(organisation.pk, what="offered", kind=WorklistItem.Kind.WAITLIST, location_id=location.pk, day=today)
 
 
 @dataclass
@@ -429,6 +438,7 @@ def offer_accept_result(*, offer: WaitlistOffer, actor: Any, via_link: bool) -> 
         current.state, current.decided_at = OfferState.EXPIRED, now
         current.save(update_fields=["state", "decided_at"])
         _close_items(WorklistItem.objects.filter(offer=current, state=WorklistItem.State.OPEN), actor=actor)
+        _offer_changed(current, "offer_expired")
     if current.state != OfferState.OPEN or entry.state != State.WAITING:
         messages: dict[str, str] = {
             OfferState.TAKEN: _("This time has already been taken. You stay on the waiting list."),
@@ -455,6 +465,7 @@ def offer_accept_result(*, offer: WaitlistOffer, actor: Any, via_link: bool) -> 
         current.save(update_fields=["state", "decided_at"])
         _close_items(WorklistItem.objects.filter(offer=current, state=WorklistItem.State.OPEN), actor=actor)
         record(actor=actor, action="waitlist.offer_lost", obj=current, patient=patient, after={"state": "taken"})
+        _offer_changed(current, "offer_taken")
         return OfferResult(
             None,
             SlotTaken(_("This time has already been taken by someone else. You stay on the waiting list.")),
@@ -485,7 +496,12 @@ def offer_accept_result(*, offer: WaitlistOffer, actor: Any, via_link: bool) -> 
         patient=patient,
         after={"appointment": appointment.pk, "via": "link" if via_link else "staff", "closed_rivals": rival_ids},
     )
+    _offer_changed(current, "offer_accepted")
     return OfferResult(appointment, None)
+
+
+def _offer_changed(offer: WaitlistOffer, what: str) -> None:
+    board_changed(offer.organisation_id, what=what, kind=WorklistItem.Kind.WAITLIST, location_id=offer.location_id)
 
 
 def waitlist_offer_accept(*, offer: WaitlistOffer, actor: Any, via_link: bool = True) -> Appointment:
@@ -512,6 +528,7 @@ def offer_decline(*, offer: WaitlistOffer, actor: Any) -> WaitlistOffer:
         current.save(update_fields=["state", "decided_at"])
         _close_items(WorklistItem.objects.filter(offer=current, state=WorklistItem.State.OPEN), actor=actor)
         record(actor=actor, action="waitlist.offer_declined", obj=current, patient=current.entry.patient_id)
+        _offer_changed(current, "offer_declined")
     return current
 
 
@@ -520,11 +537,14 @@ def offers_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         expired = WaitlistOffer.objects.filter(state=OfferState.OPEN, expires_at__lte=now)
-        ids = list(expired.values_list("pk", flat=True))
+        rows = list(expired.values_list("pk", "organisation_id"))
+        ids = [pk for pk, _org in rows]
         if not ids:
             return 0
         WaitlistOffer.objects.filter(pk__in=ids).update(state=OfferState.EXPIRED, decided_at=now)
         _close_items(WorklistItem.objects.filter(offer_id__in=ids, state=WorklistItem.State.OPEN), actor=None)
+        for organisation_id in sorted({org for _pk, org in rows}):
+            board_changed(organisation_id, what="offers_expired", kind=WorklistItem.Kind.WAITLIST)
     return len(ids)
 
 
@@ -557,4 +577,6 @@ def callbacks_generate(*, organisation: Organisation, day: date) -> int:
     )
     new = [i for i in items if i.key not in existing]
     WorklistItem.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        board_changed(organisation.pk, what="callbacks", kind=WorklistItem.Kind.WAITLIST, day=day)
     return len(new)

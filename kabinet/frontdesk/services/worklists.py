@@ -33,6 +33,7 @@ from kabinet.frontdesk.services import refusals, waitlist
 from kabinet.frontdesk.services.common import (
     WORK_ROLES,
     appointment_context,
+    board_changed,
     in_org_language,
     local_text,
     policy_for,
@@ -115,6 +116,8 @@ def confirmations_generate(*, actor: Any, organisation: Organisation, day: date)
             result.created += len(new)
             result.keys.extend(i.key for i in new)
         result.closed = _settle_confirmations(organisation=organisation, day=day)
+        if result.created or result.closed:
+            board_changed(organisation.pk, what="generated", kind=Kind.CONFIRMATION, day=day)
         if result.created:
             record(
                 actor=actor,
@@ -248,6 +251,9 @@ def attempt_record(*, actor: Any, item: WorklistItem, data: AttemptInput, now: d
             },
         )
         _attempt_timeline(current, attempt, actor)
+        board_changed(
+            current.organisation_id, what="attempt", kind=current.kind, location_id=current.location_id, day=current.day
+        )
     return result
 
 
@@ -486,7 +492,8 @@ def confirmations_sweep(*, organisation: Organisation, now: datetime | None = No
     )
     for day in sorted(set(open_items.values_list("day", flat=True))):
         with transaction.atomic():
-            _settle_confirmations(organisation=organisation, day=day)  # confirmed or cancelled elsewhere: no SMS
+            if _settle_confirmations(organisation=organisation, day=day):  # confirmed or cancelled elsewhere: no SMS
+                board_changed(organisation.pk, what="settled", kind=Kind.CONFIRMATION, day=day)
     for item in open_items.select_related("location", "organisation", "patient__organisation"):
         zone = item.location.zone if item.location else timezone.get_current_timezone()
         if now < calling.last_window_end(windows, item.day, zone):
@@ -507,6 +514,9 @@ def confirmations_sweep(*, organisation: Organisation, now: datetime | None = No
                 obj=item,
                 patient=item.patient_id,
                 after={"attempts": item.attempts, "messages": messages},
+            )
+            board_changed(
+                organisation.pk, what="unreachable", kind=Kind.CONFIRMATION, location_id=item.location_id, day=item.day
             )
         swept += 1
     return swept

@@ -69,7 +69,7 @@ def board(request: HttpRequest, organisation: Organisation) -> HttpResponse:
 @require_GET
 @staff_page
 def board_panel(request: HttpRequest, organisation: Organisation) -> HttpResponse:
-    """The board's live part, polled by htmx every few seconds."""
+    """The board's live part: fetched again when the clinic's worklists change (or polled while the socket is down)."""
     day = day_of(request, organisation)
     context = {
         **_common(request, organisation),

@@ -38,21 +38,18 @@ def _apply_errors(form: Any, exc: DomainError) -> None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The patient's own and their wards' upcoming visits, with cancel and move; a video visit whose call is open
-    (also once it has begun) offers to join it."""
+    """The patient's own and their wards' upcoming visits, with cancel and move; video visits stay until they end
+    and offer to join their call once the doctor has started it."""
     patient_ids = own_patient_ids(request.user)
     now = timezone.now()
-    calls = consultations_selectors.open_visit_calls(
-        user=request.user,
-        appointment_ids=Appointment.objects.filter(
-            patient_id__in=patient_ids, service__is_video=True, end__gt=now, status__in=Appointment.ACTIVE_STATUSES
-        ).values_list("pk", flat=True),
-    )
     upcoming = list(
-        Appointment.objects.filter(Q(start__gte=now) | Q(pk__in=calls.keys()))
+        Appointment.objects.filter(Q(start__gte=now) | Q(service__is_video=True, end__gt=now))
         .filter(patient_id__in=patient_ids, status__in=Appointment.ACTIVE_STATUSES)
         .select_related("patient", "service", "practitioner__user", "location", "organisation")
         .order_by("start")
+    )
+    calls = consultations_selectors.open_visit_calls(
+        user=request.user, appointment_ids=[a.pk for a in upcoming if a.service.is_video]
     )
     for appointment in upcoming:
         appointment.video_call = calls.get(appointment.pk)  # type: ignore[attr-defined]

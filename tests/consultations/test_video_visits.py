@@ -227,10 +227,12 @@ def test_the_patient_and_a_proxy_join_from_my_visits(
     visits: Visits, ward: Patient, login_client: Callable[[User], Client]
 ) -> None:
     clinic = visits.clinic
-    visit = visits.now_visit(patient=ward)  # begun five minutes ago: shown while its call is open
+    visit = visits.now_visit(patient=ward)  # begun five minutes ago: a video visit stays listed until it ends
+    visits.visit(timezone.now() - timedelta(hours=1), service=clinic.service)  # an ordinary visit begun: not listed
     patient = login_client(clinic.patient_user)  # the ward's parent, with proxy rights
     home = patient.get("/my/").content.decode()
-    assert "data-video-join" not in home and "Video consultation 30 min" not in home
+    assert f'data-video-visit="{visit.pk}"' in home and "data-video-join" not in home
+    assert home.count('data-testid="upcoming-visit"') == 1
 
     call = services.video_call_start_for_appointment(actor=clinic.doctor_user, appointment=visit)
     home = patient.get("/my/").content.decode()

@@ -626,6 +626,8 @@ API_OPERATIONS: dict[str, Rule] = {
         worklist_item, FRONT_OFFICE, "POST", lambda w: {"outcome": "no_answer"}
     ),
     "POST /api/v1/appointments/{appointment_id}/arrive": Rule(appointment, STAFF, "POST"),
+    # The call of a video visit: only the visit's doctor passes (the world's visit is not a video one: 422 not_video).
+    "POST /api/v1/appointments/{appointment_id}/video-call": Rule(appointment, frozenset({"doctor"}), "POST"),
     "GET /api/v1/appointments/{appointment_id}/next-visit-slots": Rule(appointment, STAFF),
     "POST /api/v1/appointments/{appointment_id}/next-visit": Rule(appointment, STAFF, "POST", next_hour),
     "POST /api/v1/notifications/{notification_id}/read": Rule(

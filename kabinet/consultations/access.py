@@ -8,6 +8,9 @@
   read. When the contract ends, both sides keep the history and nobody writes (403 with a message).
 - One-off requests are taken and answered by doctors (QUEUE_ROLES); the SLA panel and monthly reports are for
   administrators.
+- A video visit (an appointment of a video service) is called by its doctor or by a nurse working at the visit's
+  location (APPOINTMENT_CALL_ROLES); its patient and whoever may act for the patient join. Other staff see the visit
+  in the calendar but neither start nor join its call (403); everyone else gets 404.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from kabinet.patients.selectors import own_patient_ids
 CONTRACT_ROLES = (Role.ADMIN, Role.REGISTRAR)
 SUPERVISOR_ROLES = (Role.ADMIN,)
 QUEUE_ROLES = (Role.DOCTOR,)
+APPOINTMENT_CALL_ROLES = (Role.NURSE,)
 
 PATIENT = "patient"
 STAFF = "staff"
@@ -62,6 +66,42 @@ def side_of(user: Any, conversation: Any) -> str | None:
     if permissions.has_role(user, conversation.organisation_id, *SUPERVISOR_ROLES):
         return SUPERVISOR
     return None
+
+
+def calls_appointment(user: Any, appointment: Any) -> bool:
+    """The visit's doctor, or a nurse working at the visit's location (active members of its clinic)."""
+    if not permissions.is_staff_of(user, appointment.organisation_id):
+        return False
+    member = member_of(user, appointment.organisation_id)
+    if member is None:
+        return False
+    if member.pk == appointment.practitioner_id:
+        return True
+    return (
+        permissions.has_role(user, appointment.organisation_id, *APPOINTMENT_CALL_ROLES)
+        and member.locations.filter(pk=appointment.location_id).exists()
+    )
+
+
+def appointment_side(user: Any, appointment: Any) -> str | None:
+    """How the user takes part in a video visit's call: the patient side, the calling staff, other staff of the
+    clinic (who may see the visit but not its call), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if appointment.patient_id in own_patient_ids(user):
+        return PATIENT
+    if calls_appointment(user, appointment):
+        return STAFF
+    if permissions.is_staff_of(user, appointment.organisation_id):
+        return SUPERVISOR
+    return None
+
+
+def call_side(user: Any, call: Any) -> str | None:
+    """How the user takes part in a video call, whether it belongs to a conversation or to a video visit."""
+    if call.appointment_id is not None:
+        return appointment_side(user, call.appointment)
+    return side_of(user, call.conversation)
 
 
 def staff_conversation_condition(user: Any) -> Q:

@@ -4,6 +4,10 @@ Staff see what access.py allows (the front office every contract of the clinic, 
 administrators every conversation); a patient's token sees their own and their wards'. Anything else is 404.
 Writing to an ended contract is 403 `contract_ended`; an empty message, a voice message over the limits or an
 impossible reading is 422; files over the size limit are 413.
+
+The call of a video visit is started by the visit's doctor (or a nurse of its location) from 15 minutes before the
+visit until its end: 422 `not_video`, `too_early` or `too_late`, 403 `visit_not_active` for a cancelled, no-show,
+pending or completed visit and 403 for other staff and the patient.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -30,6 +35,7 @@ from kabinet.core.exceptions import Invalid, NotFound
 from kabinet.core.idempotency import run_once
 from kabinet.core.models import Location, Member, Organisation
 from kabinet.patients.selectors import patient_get
+from kabinet.scheduling import selectors as scheduling_selectors
 
 router = Router(tags=["consultations"])
 
@@ -152,6 +158,14 @@ class RequestIn(Schema):
     kind: Literal["question", "callback"]
     question: str = Field("", max_length=5000)
     location: int | None = None
+
+
+class VideoCallOut(Schema):
+    id: int
+    appointment: int | None
+    conversation: int | None
+    started_at: datetime
+    url: str = Field(..., description="The call's page for the caller")
 
 
 class RequestOut(Schema):
@@ -541,3 +555,27 @@ def take_request(request: HttpRequest, request_id: int) -> Any:
         raise NotFound()
     services.request_take(actor=request.user, request=found)
     return request_out(selectors.request_get(user=request.user, request_id=request_id))
+
+
+# --- video visits -------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/appointments/{appointment_id}/video-call",
+    response={200: VideoCallOut, 201: VideoCallOut},
+    summary="Start the video call of a video visit (its doctor or a nurse of its location); 200 with the open one",
+)
+def start_visit_call(request: HttpRequest, appointment_id: int) -> Any:
+    appointment = scheduling_selectors.appointment_get(
+        user=request.user, organisation=None, appointment_id=appointment_id
+    )
+    already_open = selectors.open_visit_calls(user=request.user, appointment_ids=[appointment.pk])
+    call = services.video_call_start_for_appointment(actor=request.user, appointment=appointment)
+    out = {
+        "id": call.pk,
+        "appointment": call.appointment_id,
+        "conversation": call.conversation_id,
+        "started_at": call.started_at,
+        "url": reverse("consultations:video", args=[call.pk]),
+    }
+    return Status(200 if appointment.pk in already_open else 201, out)

@@ -370,11 +370,18 @@ class ContractRating(models.Model):
 
 
 class VideoCall(models.Model):
-    """A video consultation in a conversation: the doctor (or the care team) starts it, the patient joins from the
-    portal; the browsers connect to each other (WebRTC) after exchanging offers through the signalling socket."""
+    """A video consultation in a conversation or for a video visit (an appointment of a video service): the doctor
+    (or the care team / permitted staff) starts it, the patient joins from the portal; the browsers connect to each
+    other (WebRTC) after exchanging offers through the signalling socket. Exactly one of conversation and
+    appointment is set."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="video_calls")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="video_calls"
+    )
+    appointment = models.ForeignKey(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.CASCADE, related_name="video_calls"
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -388,11 +395,29 @@ class VideoCall(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"], condition=Q(ended_at__isnull=True), name="consultation_one_open_call"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["appointment"],
+                condition=Q(ended_at__isnull=True, appointment__isnull=False),
+                name="consultation_one_open_appointment_call",
+            ),
+            models.CheckConstraint(
+                condition=Q(conversation__isnull=False, appointment__isnull=True)
+                | Q(conversation__isnull=True, appointment__isnull=False),
+                name="consultation_call_has_one_place",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.appointment_id is not None:
+            return f"#{self.pk} for visit {self.appointment_id}"
         return f"#{self.pk} in {self.conversation_id}"
+
+    @property
+    def patient_id(self) -> int:
+        place = self.appointment if self.appointment_id is not None else self.conversation
+        assert place is not None
+        return int(place.patient_id)
 
     @property
     def is_open(self) -> bool:

@@ -8,6 +8,8 @@ Idempotency keys (notifications appends `#<channel>`):
   consult:<conv>:overdue:<due>:doctor:<user>   the reply due at <due> is overdue (the doctor, then …)
   consult:<conv>:overdue:<due>:admin:<user>    … the administrators)
   consult:contract:<id>:opened / :ended        consult:req:<id>:taken / :answered
+  consult:<conv>:video:<call>                  a video call started in a conversation
+  consult:visit:<appointment>:video:<call>     the call of a video visit started
 "New message" notices wait CONSULTATIONS_NOTIFY_AFTER_SECONDS and are cancelled when the recipient reads the
 conversation first: someone who has the conversation open gets it live and no push, SMS or email. While one such
 notice is queued for a side, further messages add none (one notice per burst).
@@ -222,6 +224,24 @@ def video_started(*, conversation: Any, call: Any, actor: Any) -> None:
         patient=conversation.patient,
         quiet_hours=False,
         expires_at=call.started_at + timedelta(hours=1),
+        ref_type="consultations.video",
+        ref_id=call.pk,
+        actor=actor,
+    )
+
+
+def visit_video_started(*, appointment: Any, call: Any, actor: Any) -> None:
+    """The patient of a video visit is called: the same message as a conversation's call, due now."""
+    context = _base(appointment.organisation, appointment.patient, appointment.practitioner)
+    notifications.send(
+        organisation=appointment.organisation,
+        event="consultation.video.started",
+        key=f"consult:visit:{appointment.pk}:video:{call.pk}",
+        context={**context, "links": {"portal": _site(f"/my/consultations/video/{call.pk}/")}},
+        patient=appointment.patient,
+        quiet_hours=False,
+        time_zone=appointment.location.time_zone,
+        expires_at=max(call.started_at, appointment.end) + timedelta(hours=1),
         ref_type="consultations.video",
         ref_id=call.pk,
         actor=actor,

@@ -8,6 +8,7 @@ shows what a patient wrote without leaving a trace.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -472,15 +473,22 @@ def chart_data(*, conversation: Conversation, kind: str) -> dict[str, Any]:
 
 def video_call_get(*, user: Any, call_id: int) -> tuple[VideoCall, str]:
     """The call and how the user takes part (patient or staff side); NotFound for everyone else (administrators
-    supervise conversations but do not join calls)."""
+    supervise conversations but do not join calls; other staff see video visits in the calendar but not their
+    calls)."""
     call = (
-        VideoCall.objects.select_related("conversation__patient", "conversation__doctor__user")
+        VideoCall.objects.select_related(
+            "conversation__patient",
+            "conversation__doctor__user",
+            "appointment__patient",
+            "appointment__practitioner__user",
+            "appointment__location",
+        )
         .filter(pk=call_id)
         .first()
     )
     if call is None:
         raise NotFound()
-    side = access.side_of(user, call.conversation)
+    side = access.call_side(user, call)
     if side not in (access.PATIENT, access.STAFF):
         raise NotFound()
     return call, str(side)
@@ -497,3 +505,15 @@ def video_call_side(user: Any, call_id: int) -> str | None:
 
 def open_video_call(conversation: Conversation) -> VideoCall | None:
     return VideoCall.objects.filter(conversation=conversation, ended_at__isnull=True).first()
+
+
+def open_visit_calls(*, user: Any, appointment_ids: Iterable[int]) -> dict[int, VideoCall]:
+    """{appointment id: its open call} for the video visits among `appointment_ids` whose call the user joins."""
+    calls = VideoCall.objects.filter(appointment_id__in=list(appointment_ids), ended_at__isnull=True).select_related(
+        "appointment"
+    )
+    return {
+        call.appointment_id: call
+        for call in calls
+        if call.appointment_id is not None and access.call_side(user, call) in (access.PATIENT, access.STAFF)
+    }

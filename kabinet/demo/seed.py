@@ -266,6 +266,16 @@ def _patient_extras(org: Organisation) -> None:
 SERVICES = [
     ("Consultation", "Консультация", "Консултация", 30, "60.00", "#0f766e", True, None),
     (
+        "Video consultation 30 min",
+        "Видеоконсультация 30 мин",
+        "Видеоконсултация 30 мин",
+        30,
+        "50.00",
+        "#0891b2",
+        True,
+        None,
+    ),
+    (
         "Thread lift",
         "Нитевой лифтинг",
         "Лифтинг с конци",
@@ -287,6 +297,8 @@ SERVICES = [
     ),
     ("Botox", "Ботокс", "Ботокс", 15, "250.00", "#2563eb", True, {"Aesthetic medicine", "Cosmetology", "Dermatology"}),
 ]
+# Visits of these services happen by video call (Service.is_video).
+VIDEO_SERVICES = {"Video consultation 30 min"}
 REASONS = [
     (Reason.Kind.CANCEL, "Patient asked to cancel", "Пациент попросил отменить", "Пациентът поиска отмяна"),
     (Reason.Kind.CANCEL, "Doctor unavailable", "Врач недоступен", "Лекарят не е на разположение"),
@@ -316,6 +328,7 @@ def _calendar(org: Organisation, locations: list[Location]) -> None:
                 "price": price,
                 "colour": colour,
                 "online_bookable": online,
+                "is_video": en in VIDEO_SERVICES,
                 "grid_minutes": 15,
             },
         )

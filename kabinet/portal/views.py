@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kabinet.accounts.services import account_activate
+from kabinet.consultations import selectors as consultations_selectors
 from kabinet.core.exceptions import DomainError
 from kabinet.core.models import Member, Organisation
 from kabinet.core.request_context import client_ip
@@ -36,15 +38,21 @@ def _apply_errors(form: Any, exc: DomainError) -> None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The patient's own and their wards' upcoming visits, with cancel and move."""
+    """The patient's own and their wards' upcoming visits, with cancel and move; video visits stay until they end
+    and offer to join their call once the doctor has started it."""
     patient_ids = own_patient_ids(request.user)
-    upcoming = (
-        Appointment.objects.filter(
-            patient_id__in=patient_ids, start__gte=timezone.now(), status__in=Appointment.ACTIVE_STATUSES
-        )
+    now = timezone.now()
+    upcoming = list(
+        Appointment.objects.filter(Q(start__gte=now) | Q(service__is_video=True, end__gt=now))
+        .filter(patient_id__in=patient_ids, status__in=Appointment.ACTIVE_STATUSES)
         .select_related("patient", "service", "practitioner__user", "location", "organisation")
         .order_by("start")
     )
+    calls = consultations_selectors.open_visit_calls(
+        user=request.user, appointment_ids=[a.pk for a in upcoming if a.service.is_video]
+    )
+    for appointment in upcoming:
+        appointment.video_call = calls.get(appointment.pk)  # type: ignore[attr-defined]
     org_ids = {a.organisation_id for a in upcoming}
     reasons = Reason.objects.filter(organisation_id__in=org_ids, kind=Reason.Kind.CANCEL, is_active=True)
     booking_orgs = Organisation.objects.filter(patients__pk__in=patient_ids).distinct()

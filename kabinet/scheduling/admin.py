@@ -25,8 +25,8 @@ from kabinet.scheduling.models import (
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "organisation", "duration_minutes", "price", "online_bookable", "is_active"]
-    list_filter = ["organisation", "online_bookable", "is_active"]
+    list_display = ["name", "organisation", "duration_minutes", "price", "online_bookable", "is_video", "is_active"]
+    list_filter = ["organisation", "online_bookable", "is_video", "is_active"]
     search_fields = ["name", "name_ru", "name_bg"]
     filter_horizontal = ["practitioners"]
 

@@ -56,6 +56,7 @@ class ServiceOut(Schema):
     price: Decimal
     colour: str
     online_bookable: bool
+    is_video: bool = Field(..., description="A video consultation: the visit happens by video call")
     practitioners: list[int]
 
 
@@ -128,6 +129,7 @@ class AppointmentOut(Schema):
     reason: int | None
     reason_note: str
     colour: str
+    is_video: bool = Field(..., description="The visit's service is a video consultation")
 
 
 class AppointmentFilterIn(Schema):
@@ -159,6 +161,7 @@ def appointment_out(a: Appointment) -> dict[str, Any]:
         "reason": a.reason_id,
         "reason_note": a.reason_note,
         "colour": a.service.colour,
+        "is_video": a.service.is_video,
     }
 
 

@@ -69,6 +69,11 @@ class Service(TranslatedNameMixin):
     room_kind = models.CharField(
         _("needs a room of kind"), max_length=100, blank=True, help_text=_("Empty: no room needed.")
     )
+    is_video = models.BooleanField(
+        _("video consultation"),
+        default=False,
+        help_text=_("Visits happen by video call: the doctor starts it, the patient joins online."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -20,15 +20,19 @@ from typing import Any
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 from playwright.sync_api import Browser, BrowserType, Page, expect
 
 from kabinet.accounts.models import User
 from kabinet.consultations import services
-from kabinet.consultations.models import ConsultationContract, ConsultationMessage, Conversation
+from kabinet.consultations.models import ConsultationContract, ConsultationMessage, Conversation, VideoCall
 from kabinet.notifications.models import Message as Outbox
+from kabinet.scheduling.models import Appointment, Service
 from tests.consultations.conftest import EMERGENCY
+from tests.factories import LocationFactory
 from tests.fixtures.browser import CHROMIUM_ARGS
 from tests.fixtures.clinic import Clinic
+from tests.frontdesk.test_browser import working_zone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -232,22 +236,78 @@ def test_a_video_consultation_connects_two_browsers(
     expect(join).to_be_visible()  # the call reaches the patient's open page live
     join.click()
     for page in (doctor, patient):
-        call = page.locator("#video-call")
-        expect(call).to_have_attribute("data-state", "connected", timeout=20_000)
-        expect(call).to_have_attribute("data-media", "receiving", timeout=20_000)
-        received = page.evaluate(
-            """async () => {
-                const stats = await document.getElementById("video-call").peer.getStats();
-                let bytes = 0, frames = 0;
-                stats.forEach((report) => {
-                    if (report.type !== "inbound-rtp") { return; }
-                    bytes += report.bytesReceived || 0;
-                    frames += report.framesDecoded || 0;
-                });
-                return {bytes, frames};
-            }"""
-        )
-        assert received["bytes"] > 0 and received["frames"] > 0
+        expect_media_flows(page)
 
     patient.get_by_role("button", name="Hang up").click()
     expect(doctor.locator("#video-call")).to_have_attribute("data-state", re.compile("waiting|ended"))
+
+
+def expect_media_flows(page: Page) -> None:
+    """The call's page is connected to the other side and decodes the video it receives."""
+    call = page.locator("#video-call")
+    expect(call).to_have_attribute("data-state", "connected", timeout=20_000)
+    expect(call).to_have_attribute("data-media", "receiving", timeout=20_000)
+    received = page.evaluate(
+        """async () => {
+            const stats = await document.getElementById("video-call").peer.getStats();
+            let bytes = 0, frames = 0;
+            stats.forEach((report) => {
+                if (report.type !== "inbound-rtp") { return; }
+                bytes += report.bytesReceived || 0;
+                frames += report.framesDecoded || 0;
+            });
+            return {bytes, frames};
+        }"""
+    )
+    assert received["bytes"] > 0 and received["frames"] > 0
+
+
+def test_a_video_visit_is_called_from_the_calendar(clinic: Clinic, open_page: Callable[..., Page]) -> None:
+    """The doctor starts the call from the visit panel of the calendar; the patient's open /my/ page offers to join
+    it; the two browsers connect; hanging up ends the call for both."""
+    video = Service.objects.create(
+        organisation=clinic.org, name="Video consultation 30 min", duration_minutes=30, is_video=True
+    )
+    now = timezone.now()
+    branch = LocationFactory.create(organisation=clinic.org, name="Online", time_zone=working_zone(now))
+    clinic.doctor.locations.add(branch)
+    start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    visit = Appointment.objects.create(
+        organisation=clinic.org,
+        location=branch,
+        practitioner=clinic.doctor,
+        patient=clinic.patient,
+        service=video,
+        start=start,
+        end=start + timedelta(minutes=30),
+        busy_start=start,
+        busy_end=start + timedelta(minutes=30),
+        status=Appointment.Status.CONFIRMED,
+    )
+
+    patient = open_page(clinic.patient_user)
+    patient.goto("/my/")
+    expect(patient.locator("body")).to_have_attribute("data-live", "connected")
+    expect(patient.locator(f'[data-video-visit="{visit.pk}"]')).to_contain_text("by video")
+    join = patient.locator("[data-video-join]")
+    expect(join).to_have_count(0)
+
+    doctor = open_page(clinic.doctor_user)
+    doctor.goto(f"/calendar/?location={branch.pk}&date={timezone.localtime(start, branch.zone).date()}")
+    expect(doctor.locator("#calendar-page")).to_have_attribute("data-state", "ready")
+    doctor.locator(f'#ec [data-appointment-id="{visit.pk}"]').click()
+    doctor.locator("#visit-dialog").get_by_role("button", name="Start video call").click()
+    expect(doctor.locator("#video-call")).to_have_attribute("data-state", "waiting")
+    call = VideoCall.objects.get(appointment=visit)
+    assert doctor.url.endswith(f"/consultations/video/{call.pk}/")
+
+    expect(join).to_be_visible()  # the open /my/ page hears of the call and shows it
+    join.click()
+    for page in (doctor, patient):
+        expect_media_flows(page)
+
+    patient.get_by_role("button", name="Hang up").click()
+    expect(patient).to_have_url(re.compile(r"/my/$"))
+    expect(doctor.locator("#video-call")).to_have_attribute("data-state", "ended")
+    call.refresh_from_db()
+    assert not call.is_open

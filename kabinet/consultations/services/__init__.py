@@ -21,7 +21,12 @@ from kabinet.consultations.services.requests import (
     request_take,
     request_take_next,
 )
-from kabinet.consultations.services.video import video_call_end, video_call_start
+from kabinet.consultations.services.video import (
+    video_call_end,
+    video_call_start,
+    video_call_start_for_appointment,
+    video_calls_end_for_appointment,
+)
 
 __all__ = [
     "contract_activate",
@@ -45,4 +50,6 @@ __all__ = [
     "sla_check",
     "video_call_end",
     "video_call_start",
+    "video_call_start_for_appointment",
+    "video_calls_end_for_appointment",
 ]

@@ -49,6 +49,7 @@
   };
 
   const onMessage = async (message) => {
+    if (root.dataset.state === "ended") { return; }  // the other side leaving after the call ended changes nothing
     if (message.type === "peer-joined") {
       send({ type: "here" });
       if (side === "staff") { await offer(); }
@@ -81,6 +82,7 @@
       if (pc) { pc.close(); }
       if (stream) { stream.getTracks().forEach((track) => track.stop()); }
       say("ended", root.dataset.endedLabel);
+      if (socket) { socket.close(); }
     }
   });
 

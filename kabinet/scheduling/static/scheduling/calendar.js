@@ -25,8 +25,10 @@ const ACTIONS = [
   { status: "cancelled", label: S.action_cancel, reason: "cancel" },
 ];
 
-// Extensions registered by apps above scheduling (scheduling/hooks.py): the front desk marks arrival itself.
+// Extensions registered by apps above scheduling (scheduling/hooks.py): the front desk marks arrival itself;
+// consultations starts the video call of a video visit.
 const FRONTDESK = (config.extensions || {}).frontdesk || null;
+const VIDEO = (config.extensions || {}).consultations || null;
 
 const $ = (selector, scope = document) => scope.querySelector(selector);
 const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
@@ -771,6 +773,15 @@ function showVisit(a, { drafts = false } = {}) {
     link.textContent = FRONTDESK.strings.next_visit;
     actions.append(link);
   }
+  if (VIDEO && a.is_video && VIDEO.statuses.includes(a.status)
+      && (a.practitioner === VIDEO.member || VIDEO.locations.includes(a.location))) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.videoStart = "";
+    button.textContent = VIDEO.strings.start;
+    button.addEventListener("click", () => startVideo(button));
+    actions.append(button);
+  }
   actions.hidden = !actions.children.length;
   visit.reasonForm.hidden = true;
   const movable = config.movable.includes(a.status);
@@ -834,6 +845,23 @@ async function arrive(seenLate) {
     refresh();
   } catch (error) {
     showError(visit.error, error.message);
+    if (error.status === 404) { refresh(); }
+  }
+}
+
+/** Consultations' video visit: start (or rejoin) the call, then open its page; refusals show their reason. */
+async function startVideo(button) {
+  const a = visit.appointment;
+  showError(visit.error, "");
+  showError(visit.ok, VIDEO.strings.starting);
+  button.disabled = true;
+  try {
+    const call = await api("POST", VIDEO.start.replace("{id}", a.id));
+    location.assign(call.url);
+  } catch (error) {
+    showError(visit.ok, "");
+    showError(visit.error, error.message);
+    button.disabled = false;
     if (error.status === 404) { refresh(); }
   }
 }

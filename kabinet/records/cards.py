@@ -73,7 +73,8 @@ def medical_context(user: Any, patient: Any, bound: dict[str, Form] | None = Non
         entry.edit_form = bound.get(key) or MedicalEntryForm(
             kind=kind_of(entry), doctors=doctors, prefix=key, initial=_edit_initial(entry)
         )
-    for medication in record.current_medications:
+    current: list[Any] = record.current_medications
+    for medication in current:
         key = f"stop-{medication.pk}"
         medication.stop_form = bound.get(key) or MedicationStopForm(prefix=key)
     return context

@@ -169,7 +169,7 @@ def medical_entry_update(*, actor: Any, entry: MedicalEntry, data: dict[str, Any
     if "doctor" in values:
         values["doctor"] = _doctor(actor, entry.organisation_id, values["doctor"]) if values["doctor"] else None
     with transaction.atomic():
-        locked = model.objects.select_for_update().get(pk=entry.pk)
+        locked = model._default_manager.select_for_update().get(pk=entry.pk)
         changed = [
             name
             for name, value in values.items()

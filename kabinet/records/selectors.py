@@ -469,7 +469,7 @@ def medical_record(*, user: Any, patient: Patient, audit: bool = True) -> Medica
     share one read."""
     cached = getattr(patient, "_records_medical", None)
     if cached is not None and cached[0] == getattr(user, "pk", None):
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     staff = permissions.is_staff_of(user, patient.organisation_id)
     if staff:
         if not access.can_read_medical(user, patient.organisation_id):

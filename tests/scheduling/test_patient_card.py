@@ -110,3 +110,23 @@ def test_the_tab_query_count_does_not_depend_on_the_number_of_visits(clinic, log
     for days in range(5, 15):
         past_visit(clinic, days)
     assert count() == few
+
+
+def test_clinical_roles_may_record_a_completed_visit_as_a_procedure(clinic, login_client) -> None:
+    from kabinet.records.models import Procedure
+
+    visit = past_visit(clinic, 3)
+    button = f'data-visit-procedure="{visit.pk}"'
+    assert button not in login_client(clinic.registrar).get(card(clinic.patient)).content.decode()
+    html = login_client(clinic.doctor_user).get(card(clinic.patient)).content.decode()
+    assert button in html
+    response = login_client(clinic.doctor_user).post(
+        reverse("records:medical_add", args=[clinic.patient.pk, "procedure"]),
+        {
+            "procedure-name": "Consultation",
+            "procedure-performed_on": f"{visit.start.astimezone(clinic.location.zone):%Y-%m-%d}",
+            "procedure-doctor": clinic.doctor.pk,
+        },
+    )
+    assert response.status_code == 302
+    assert Procedure.objects.get().doctor == clinic.doctor

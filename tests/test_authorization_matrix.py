@@ -171,6 +171,38 @@ def document(w: World) -> dict[str, Any]:
     return {"document_id": w.extra["upload"].pk}
 
 
+def medical_add(w: World) -> dict[str, Any]:
+    return {"patient_id": w.patient.pk, "kind": "diagnosis"}
+
+
+def medication_edit(w: World) -> dict[str, Any]:
+    return {"patient_id": w.patient.pk, "kind": "medication", "entry_id": w.extra["medication"].pk}
+
+
+def medication(w: World) -> dict[str, Any]:
+    return {"patient_id": w.patient.pk, "entry_id": w.extra["medication"].pk}
+
+
+def photo_pair(w: World) -> dict[str, Any]:
+    return {"patient_id": w.patient.pk, "pair_id": w.extra["photo_pair"].pk}
+
+
+def medication_stopped(w: World) -> bool:
+    from kabinet.records.models import Medication
+
+    return Medication.objects.get(pk=w.extra["medication"].pk).stopped_on is not None
+
+
+def pair_removed(w: World) -> bool:
+    from kabinet.records.models import PhotoPair
+
+    return not PhotoPair.objects.filter(pk=w.extra["photo_pair"].pk).exists()
+
+
+def two_photos(w: World) -> dict[str, Any]:
+    return {"label": "Lips", "before": w.extra["photo_before"].pk, "after": w.extra["photo_after"].pk}
+
+
 def clinical_document(w: World) -> dict[str, Any]:
     """A lab result attached by the treating doctor (clinical: not for the desk roles)."""
     return {"document_id": w.extra["clinical"].pk}
@@ -494,6 +526,13 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "records:share": post(document, UPLOAD_STAFF_READERS, data=share_with_other_doctor),
     "records:file": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
     "records:inline": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
+    # medical data: the clinical roles of the clinic only (not the desk); the patient side reads it through the API.
+    "records:allergies": post(patient, CLINICAL_STAFF, data=lambda w: {"allergies": "Latex"}),
+    "records:medical_add": post(medical_add, CLINICAL_STAFF, data=lambda w: {"diagnosis-text": "Acne"}),
+    "records:medical_edit": post(medication_edit, CLINICAL_STAFF),
+    "records:medication_stop": post(medication, CLINICAL_STAFF, effect=medication_stopped),
+    "records:photo_pair_add": post(patient, CLINICAL_STAFF, data=two_photos),
+    "records:photo_pair_remove": post(photo_pair, CLINICAL_STAFF, effect=pair_removed),
     # billing: every staff member reads invoices, the desk bills and takes money, administrators edit prices;
     # patients download their own (and wards') documents. Refused rules (an issued invoice cannot change) redirect.
     "billing:invoice": Rule(invoice, STAFF),
@@ -569,6 +608,7 @@ API_OPERATIONS: dict[str, Rule] = {
     "GET /api/v1/patients/segments/{segment_id}/patients": Rule(segment, STAFF),
     "DELETE /api/v1/patients/segments/{segment_id}": Rule(segment, STAFF, "DELETE", effect=segment_gone),
     "GET /api/v1/patients/{patient_id}/documents": Rule(patient, STAFF | PATIENT_SIDE),
+    "GET /api/v1/patients/{patient_id}/medical": Rule(patient, CLINICAL_STAFF | PATIENT_SIDE),
     "POST /api/v1/patients/{patient_id}/documents": Rule(patient, CLINICAL_STAFF | PATIENT_SIDE, "POST", a_png),
     "GET /api/v1/documents/{document_id}": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
     "GET /api/v1/documents/{document_id}/file": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
@@ -969,6 +1009,34 @@ def _add_documents(world: World) -> None:
         upload=SimpleUploadedFile("blood.png", PNG, "image/png"),
     )
     world.extra.update(upload=upload, clinical=clinical)
+    _add_medical(world)
+
+
+def _add_medical(world: World) -> None:
+    from kabinet.records import medical
+    from kabinet.records import services as records_services
+
+    doctor = world.users["doctor"]
+    photos = [
+        records_services.document_upload(
+            actor=doctor,
+            patient=world.patient,
+            kind="photo",
+            title=title,
+            upload=SimpleUploadedFile(f"{title}.png", PNG, "image/png"),
+        )
+        for title in ("Before", "After")
+    ]
+    world.extra.update(
+        medication=medical.medical_entry_add(
+            actor=doctor, patient=world.patient, kind="medication", data={"name": "Doxycycline"}
+        ),
+        photo_before=photos[0],
+        photo_after=photos[1],
+        photo_pair=medical.photo_pair_add(
+            actor=doctor, patient=world.patient, before=photos[0], after=photos[1], label="Cheeks"
+        ),
+    )
 
 
 @pytest.fixture(scope="module")

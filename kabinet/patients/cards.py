@@ -14,7 +14,8 @@ The button POSTs the patient ids (`patients`) to the action's URL, so no persona
 `allowed(user, organisation)` decides whether the user sees it (the action's own view checks again).
 
 `context(user, patient)` returns what the tab's template needs (it is available there as `tab_data`, with
-`tab_data.badge` shown next to the tab's name when set); `flag(user, patient)` returns the value the card header
+`tab_data.badge` shown next to the tab's name when set), or None when the user may not see the tab at all (e.g.
+medical data for the desk roles); `flag(user, patient)` returns the value the card header
 shows under that name (None: not known). Both run on every card view, so keep them to a few queries.
 """
 
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-TabContext = Callable[[Any, Any], dict[str, Any]]
+TabContext = Callable[[Any, Any], dict[str, Any] | None]
 FlagValue = Callable[[Any, Any], Any]
 
 
@@ -45,6 +46,10 @@ class PatientAction:
     allowed: Callable[[Any, Any], bool]
     order: int = 100
 
+
+# The card's own tabs, placed among the registered ones by the same `order`: the issue's order is timeline,
+# appointments, documents, medical, photos, notes, relatives, consents; then billing, consultations and details.
+BUILT_IN_ORDER = {"timeline": 0, "notes": 56, "relatives": 58, "details": 95}
 
 _tabs: dict[str, CardTab] = {}
 _flags: dict[str, FlagValue] = {}
@@ -83,3 +88,7 @@ def actions_for(user: Any, organisation: Any) -> list[PatientAction]:
         (action for action in _actions.values() if action.allowed(user, organisation)),
         key=lambda action: (action.order, action.name),
     )
+
+
+def tab_order(name: str) -> int:
+    return _tabs[name].order if name in _tabs else BUILT_IN_ORDER.get(name, 100)

@@ -284,6 +284,7 @@ class TimelineEntry(models.Model):
         PROFILE = "profile", _("details")
         FAMILY = "family", _("family")
         DOCUMENT = "document", _("document")
+        MEDICAL = "medical", _("medical record")
         MESSAGE = "message", _("message")
         EMAIL = "email", _("email")
         SMS = "sms", _("SMS")

@@ -112,13 +112,22 @@ def _render_card(
         "relative": RelativeForm(),
     }
     forms.update(bound or {})
-    names = (*TABS, *cards.tab_names())
+    extra_tabs = []  # registered by higher apps (documents, consents…); None: not for this user
+    for registered in cards.tabs():
+        data = registered.context(request.user, patient)
+        if data is not None:
+            extra_tabs.append(
+                {"name": registered.name, "label": registered.label, "template": registered.template, "data": data}
+            )
+    names = (*TABS, *(t["name"] for t in extra_tabs))
     tab = tab if tab in names else request.GET.get("tab", "timeline")
     roles = permissions.roles_in(request.user, organisation)
-    extra_tabs = [  # registered by higher apps (documents, consents…)
-        {"name": t.name, "label": t.label, "template": t.template, "data": t.context(request.user, patient)}
-        for t in cards.tabs()
-    ]
+    own_labels = {"timeline": _("Timeline"), "relatives": _("Relatives"), "notes": _("Notes"), "details": _("Details")}
+    own_badges = {"relatives": len(card.relatives), "notes": len(card.notes)}
+    tab_list = [  # the card's own tabs and the registered ones, in one order (the nav)
+        {"name": name, "label": own_labels[name], "badge": own_badges.get(name)} for name in TABS
+    ] + [{"name": t["name"], "label": t["label"], "badge": t["data"].get("badge")} for t in extra_tabs]
+    tab_list.sort(key=lambda t: (cards.tab_order(t["name"]), t["name"]))
     context = {
         "card": card,
         "patient": patient,
@@ -127,6 +136,7 @@ def _render_card(
         "kinds": TimelineEntry.Kind.choices,
         "tab": tab if tab in names else "timeline",
         "extra_tabs": extra_tabs,
+        "tab_list": tab_list,
         "forms": forms,
         "can_edit": bool(roles & set(services.EDIT_ROLES)),
         "can_set_status": bool(roles & set(services.STATUS_ROLES)),

@@ -92,3 +92,21 @@ def staff_condition(user: Any, organisation_id: int) -> Q | None:
         shared = DocumentShare.objects.filter(document=OuterRef("pk"), member__user=user, member__is_active=True)
         condition &= Q(restricted=False) | Q(author_id=user.pk) | Q(Exists(shared))
     return condition
+
+
+# --- medical data (medications, diagnoses, procedures, doctors' notes, before/after pairs) -----------------------
+# The same line as for clinical documents: the clinical roles read and write them, the desk roles do not read them
+# (the card header still shows every role the allergies), patients read their own through the API.
+
+
+def can_read_medical(user: Any, organisation_id: int) -> bool:
+    return bool(permissions.roles_in(user, organisation_id) & CLINICAL_ROLES)
+
+
+def can_write_medical(user: Any, organisation_id: int) -> bool:
+    return bool(permissions.roles_in(user, organisation_id) & CLINICAL_ROLES)
+
+
+def require_write_medical(user: Any, organisation_id: int) -> None:
+    if not can_write_medical(user, organisation_id):
+        raise NotAllowed()

@@ -187,3 +187,124 @@ def delete_document(request: HttpRequest, document_id: int, payload: ReasonIn) -
     document = selectors.document_get(user=request.user, document_id=document_id)
     services.document_delete(actor=request.user, document=document, reason=payload.reason)
     return Status(204, None)
+
+
+# --- medical data ------------------------------------------------------------------------------------------------
+
+
+class MedicationOut(Schema):
+    id: int
+    name: str
+    dose: str
+    started_on: date | None
+    ends_on: date | None
+    stopped_on: date | None
+    stop_reason: str
+    current: bool
+
+
+class DiagnosisOut(Schema):
+    id: int
+    text: str
+    diagnosed_on: date
+    doctor: str
+
+
+class ProcedureOut(Schema):
+    id: int
+    name: str
+    performed_on: date
+    doctor: str
+    note: str
+
+
+class ClinicalNoteOut(Schema):
+    id: int
+    written_on: date
+    author: str
+    complaint: str
+    findings: str
+    plan: str
+
+
+class PhotoPairOut(Schema):
+    id: int
+    label: str
+    before: int = Field(..., description="Document id of the photo before (its file: /documents/{id}/file)")
+    after: int = Field(..., description="Document id of the photo after")
+    created_at: datetime
+
+
+class MedicalOut(Schema):
+    patient: int
+    allergies: str
+    medications: list[MedicationOut] = Field(..., description="Current ones first, then past ones")
+    diagnoses: list[DiagnosisOut]
+    procedures: list[ProcedureOut]
+    notes: list[ClinicalNoteOut]
+    photo_pairs: list[PhotoPairOut]
+
+
+def _name(user: Any) -> str:
+    return str(user) if user is not None else ""
+
+
+@router.get(
+    "/patients/{patient_id}/medical",
+    response=MedicalOut,
+    summary="A patient's medical data: allergies, medications, diagnoses, procedures, doctors' notes, photo pairs",
+    description=(
+        "Staff of the patient's clinic in a clinical role (administrator, doctor, nurse); the patient and the proxies "
+        "of a ward. Other staff of the clinic get 403, anyone else 404. Audited as a read."
+    ),
+)
+def get_medical(request: HttpRequest, patient_id: int) -> Any:
+    patient = patient_get(user=request.user, patient_id=patient_id)
+    record = selectors.medical_record(user=request.user, patient=patient)
+    return {
+        "patient": patient.pk,
+        "allergies": patient.allergies,
+        "medications": [
+            {
+                "id": m.pk,
+                "name": m.name,
+                "dose": m.dose,
+                "started_on": m.started_on,
+                "ends_on": m.ends_on,
+                "stopped_on": m.stopped_on,
+                "stop_reason": m.stop_reason,
+                "current": current,
+            }
+            for current, rows in ((True, record.current_medications), (False, record.past_medications))
+            for m in rows
+        ],
+        "diagnoses": [
+            {"id": d.pk, "text": d.text, "diagnosed_on": d.diagnosed_on, "doctor": _name(d.doctor and d.doctor.user)}
+            for d in record.diagnoses
+        ],
+        "procedures": [
+            {
+                "id": p.pk,
+                "name": p.name,
+                "performed_on": p.performed_on,
+                "doctor": _name(p.doctor and p.doctor.user),
+                "note": p.note,
+            }
+            for p in record.procedures
+        ],
+        "notes": [
+            {
+                "id": n.pk,
+                "written_on": n.written_on,
+                "author": _name(n.author),
+                "complaint": n.complaint,
+                "findings": n.findings,
+                "plan": n.plan,
+            }
+            for n in record.notes
+        ],
+        "photo_pairs": [
+            {"id": p.pk, "label": p.label, "before": p.before_id, "after": p.after_id, "created_at": p.created_at}
+            for p in record.pairs
+        ],
+    }

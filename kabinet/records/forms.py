@@ -119,3 +119,72 @@ class PatientUploadForm(forms.Form):
         if len(patients) == 1:
             self.fields["patient"].widget = forms.HiddenInput()
             self.fields["patient"].initial = patients[0].pk
+
+
+# --- medical data (the Medical and Photos tabs of the patient card) ----------------------------------------------
+
+
+def _model_field(model: type[Any], name: str, **overrides: Any) -> forms.Field:
+    """The form field of a model field (its label and length), not required unless asked."""
+    field = model._meta.get_field(name).formfield(required=overrides.pop("required", False), **overrides)
+    assert field is not None
+    if isinstance(field, forms.DateField):
+        field.widget = DATE
+    return field
+
+
+class MedicalEntryForm(forms.Form):
+    """The fields of one kind of medical entry (records.medical.ENTRY_KINDS), built from the model's fields."""
+
+    def __init__(self, *args: Any, kind: str, doctors: list[Any] | None = None, **kwargs: Any) -> None:
+        from kabinet.records.medical import ENTRY_KINDS
+
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        model, names, _title = ENTRY_KINDS[kind]
+        textareas = {"note", "complaint", "findings", "plan"}
+        for name in names:
+            if name == "appointment_ref":
+                continue  # set by the visit a procedure comes from, not typed
+            if name == "doctor":
+                self.fields["doctor"] = forms.TypedChoiceField(
+                    label=_("Doctor"),
+                    coerce=int,
+                    empty_value=None,
+                    required=False,
+                    choices=[("", "—")] + [(m.pk, str(m.user)) for m in doctors or []],
+                )
+            elif name in textareas:
+                self.fields[name] = _model_field(model, name, widget=forms.Textarea(attrs={"rows": 3}))
+            else:
+                self.fields[name] = _model_field(model, name)
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class MedicationStopForm(forms.Form):
+    stopped_on = forms.DateField(label=_("Stopped on"), required=False, widget=DATE)
+    stop_reason = forms.CharField(label=_("Why it was stopped"), max_length=500, required=False)
+
+
+class AllergiesForm(forms.Form):
+    allergies = forms.CharField(
+        label=_("Allergies"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Shown to every member of staff at the top of the card."),
+    )
+
+
+class PhotoPairForm(forms.Form):
+    label = forms.CharField(label=_("Label"), max_length=200, help_text=_("e.g. Fillers, lips"))
+    before = forms.TypedChoiceField(label=_("Before"), coerce=int)
+    after = forms.TypedChoiceField(label=_("After"), coerce=int)
+
+    def __init__(self, *args: Any, photos: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(p.pk, f"{p.title} · {p.document_date:%Y-%m-%d}") for p in photos]
+        self.fields["before"].choices = choices  # type: ignore[attr-defined]
+        self.fields["after"].choices = choices  # type: ignore[attr-defined]

@@ -292,3 +292,126 @@ class MandatoryRule(models.Model):
         if self.validity_days is None:
             return None
         return document.document_date + timedelta(days=self.validity_days - 1)
+
+
+# --- medical data: structured entries by clinical staff (read and written by the clinical roles only) ------------
+
+
+class MedicalEntry(models.Model):
+    """What every structured medical entry has: the patient, who wrote it and when."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Medication(MedicalEntry):
+    """A medication the patient takes (or took): current while not stopped and its end date is not past."""
+
+    name = models.CharField(_("medication"), max_length=200)
+    dose = models.CharField(_("dose"), max_length=200, blank=True, help_text=_("e.g. 5 mg once a day"))
+    started_on = models.DateField(_("since"), null=True, blank=True)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    stopped_on = models.DateField(_("stopped on"), null=True, blank=True)
+    stop_reason = models.CharField(_("why it was stopped"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("medication")
+        verbose_name_plural = _("medications")
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["patient", "stopped_on"], name="medication_patient")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_current(self, today: date | None = None) -> bool:
+        today = today or timezone.localdate()
+        if self.stopped_on is not None and self.stopped_on <= today:
+            return False
+        return self.ends_on is None or self.ends_on >= today
+
+
+class Diagnosis(MedicalEntry):
+    """A diagnosis as free text (coded diagnoses come later), with the day it was made and the doctor."""
+
+    text = models.CharField(_("diagnosis"), max_length=500)
+    diagnosed_on = models.DateField(_("date"), default=timezone.localdate)
+    doctor = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("doctor")
+    )
+
+    class Meta:
+        verbose_name = _("diagnosis")
+        verbose_name_plural = _("diagnoses")
+        ordering = ["-diagnosed_on", "-pk"]
+        indexes = [models.Index(fields=["patient", "-diagnosed_on"], name="diagnosis_patient")]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+
+class Procedure(MedicalEntry):
+    """A procedure performed on the patient: what (a service's name or free text), when, by whom, and a note."""
+
+    name = models.CharField(_("procedure"), max_length=200)
+    performed_on = models.DateField(_("date"), default=timezone.localdate)
+    doctor = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("doctor")
+    )
+    note = models.TextField(_("note"), blank=True)
+    # A visit in scheduling (an app above this one): a plain id, never a foreign key.
+    appointment_ref = models.PositiveBigIntegerField(_("visit"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("procedure")
+        verbose_name_plural = _("procedures")
+        ordering = ["-performed_on", "-pk"]
+        indexes = [models.Index(fields=["patient", "-performed_on"], name="procedure_patient")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClinicalNote(MedicalEntry):
+    """A doctor's structured note: the complaint, the findings and the plan."""
+
+    written_on = models.DateField(_("date"), default=timezone.localdate)
+    complaint = models.TextField(_("complaint"), blank=True)
+    findings = models.TextField(_("findings"), blank=True)
+    plan = models.TextField(_("plan"), blank=True)
+
+    class Meta:
+        verbose_name = _("doctor's note")
+        verbose_name_plural = _("doctor's notes")
+        ordering = ["-written_on", "-pk"]
+        indexes = [models.Index(fields=["patient", "-written_on"], name="clinical_note_patient")]
+
+    def __str__(self) -> str:
+        return f"{self.written_on}: {self.complaint[:40]}"
+
+
+class PhotoPair(MedicalEntry):
+    """Two photo documents of the patient shown side by side: before and after, under a label ("Fillers, lips")."""
+
+    label = models.CharField(_("label"), max_length=200)
+    before = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="+", verbose_name=_("before"))
+    after = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="+", verbose_name=_("after"))
+
+    class Meta:
+        verbose_name = _("before/after pair")
+        verbose_name_plural = _("before/after pairs")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "-created_at"], name="photo_pair_patient")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(before=models.F("after")), name="photo_pair_two_photos"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kabinet.records import views
+from kabinet.records import medical_views, views
 
 app_name = "records"
 
@@ -16,6 +16,24 @@ urlpatterns = [
     path("documents/<int:document_id>/share/", views.document_share, name="share"),
     path("documents/<int:document_id>/file/", views.document_file, name="file"),
     path("documents/<int:document_id>/view/", views.document_inline, name="inline"),
+    path("patients/<int:patient_id>/medical/allergies/", medical_views.allergies_set, name="allergies"),
+    path(
+        "patients/<int:patient_id>/medical/medication/<int:entry_id>/stop/",
+        medical_views.medication_stop,
+        name="medication_stop",
+    ),
+    path("patients/<int:patient_id>/medical/<slug:kind>/", medical_views.medical_add, name="medical_add"),
+    path(
+        "patients/<int:patient_id>/medical/<slug:kind>/<int:entry_id>/",
+        medical_views.medical_edit,
+        name="medical_edit",
+    ),
+    path("patients/<int:patient_id>/photos/pairs/", medical_views.photo_pair_add, name="photo_pair_add"),
+    path(
+        "patients/<int:patient_id>/photos/pairs/<int:pair_id>/delete/",
+        medical_views.photo_pair_remove,
+        name="photo_pair_remove",
+    ),
     path("missing/", views.missing, name="missing"),
     path("inbox/", views.inbox, name="inbox"),
 ]

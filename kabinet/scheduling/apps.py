@@ -13,10 +13,11 @@ class SchedulingConfig(AppConfig):
         from kabinet.core import realtime
         from kabinet.patients.filters import register_visit_source
         from kabinet.records.registry import register_visit_feed
-        from kabinet.scheduling import visit_feeds
+        from kabinet.scheduling import cards, visit_feeds
         from kabinet.scheduling.selectors import calendar_topic_group
 
         realtime.register_topic("calendar", calendar_topic_group)
+        cards.register()  # the Appointments tab of the patient card
         register_visit_source("scheduling.Appointment", exclude_statuses=("cancelled", "no_show"))  # patient filters
         # Mandatory documents for upcoming visits, and patients' uploads to their treating doctors.
         register_visit_feed(

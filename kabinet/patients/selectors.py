@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
@@ -23,6 +22,7 @@ from kabinet.patients import cards, filters
 from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import (
     ImportJob,
+    NameWord,
     Patient,
     PatientEmail,
     PatientNote,
@@ -41,12 +41,12 @@ from kabinet.patients.searchkeys import (
 )
 
 TIMELINE_PAGE = 50
-FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most (SQLite: in no particular order)
-FUZZY_CANDIDATES_RANKED = 300  # PostgreSQL: the most similar first
+FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most (in no particular order)
 FUZZY_RESULTS = 200
-# pg_trgm word similarity at which a row becomes a candidate for the typo pass; low on purpose (a swapped pair of
-# letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
+# pg_trgm word similarity at which a dictionary word becomes a candidate correction; low on purpose (a swapped pair
+# of letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
 TRIGRAM_THRESHOLD = 0.25
+DICTIONARY_CANDIDATES = 500  # similar dictionary words looked at, at most
 PHONE_FRAGMENT_DIGITS = 4  # fewer digits match most of a large clinic; card numbers still match exactly
 FAMILY_DEPTH = 2  # parent → child → the child's other parent / siblings
 
@@ -221,23 +221,48 @@ def _word_distance(word: str, tokens: list[str]) -> int | None:
     return best
 
 
-def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int, str]]:
-    """A bounded set of (pk, search_text) rows that might match the words with a typo or two."""
-    if connection.vendor == "postgresql":
-        condition = Q()
-        similarity: Any = None
-        for word in words:
+def _corrections(organisation: Organisation, words: list[str]) -> list[list[str]] | None:
+    """PostgreSQL: for each query word, the words of the clinic's patients' names it may be a mistyped form (or
+    prefix) of, from the NameWord dictionary: pg_trgm finds similar words among a few thousand, the edit distance
+    decides. None when some word has no such correction (nobody can match)."""
+    similar = Q()
+    for word in words:
+        if typo_allowance(word):
             for variant in query_variants(word):
-                condition |= Q(_WordSimilar(F("search_text"), Value(variant)))
-                score = TrigramWordSimilarity(variant, "search_text")
-                similarity = score if similarity is None else similarity + score
+                similar |= Q(_WordSimilar(F("word"), Value(variant)))
+    known: list[str] = []
+    if similar:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
-            ranked = qs.filter(condition).annotate(similarity=similarity).order_by("-similarity", "pk")
-            return list(ranked.values_list("pk", "search_text")[:FUZZY_CANDIDATES_RANKED])
-    # SQLite: names whose words start or end like a query word (a typo seldom hits both ends of a word).
+            found = NameWord.objects.filter(similar, organisation=organisation).values_list("word", flat=True)
+            known = list(found[:DICTIONARY_CANDIDATES])
+    result = []
+    for word in words:
+        spellings = query_variants(word)
+        if typo_allowance(word):
+            spellings += [w for w in known if w not in spellings and _word_distance(word, [w]) is not None]
+        if not spellings:
+            return None
+        result.append(spellings)
+    return result
+
+
+def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str], organisation: Organisation) -> list[tuple[int, str]]:
+    """A bounded set of (pk, search_text) rows that might match the words with a typo or two."""
     condition = Q()
+    if connection.vendor == "postgresql":
+        # Names that contain, for every query word, one of its corrections (trigram-indexed substring matches).
+        corrections = _corrections(organisation, words)
+        if corrections is None:
+            return []
+        for spellings in corrections:
+            either = Q()
+            for spelling in spellings:
+                either |= Q(search_text__contains=spelling)
+            condition &= either
+        return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
+    # SQLite: names whose words start or end like a query word (a typo seldom hits both ends of a word).
     for word in words:
         for variant in query_variants(word):
             if len(variant) < 4:
@@ -250,11 +275,11 @@ def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int
     return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
 
 
-def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery) -> QuerySet[Patient]:
+def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
     """Typo-tolerant pass: every name word within a small edit distance of some word of the name."""
     base = qs.filter(parsed.other) if parsed.other else qs
     scored: list[tuple[int, int]] = []
-    for pk, search_text in _fuzzy_candidates(base, parsed.name_words):
+    for pk, search_text in _fuzzy_candidates(base, parsed.name_words, organisation):
         tokens = search_text.split()
         total = 0
         for word in parsed.name_words:
@@ -278,9 +303,10 @@ def patient_search(
     """Patients the user may see, narrowed by the criteria and the one-box query, best matches first.
 
     Exact (substring) matches of every word come first; when there are none, names within one or two typing
-    mistakes per word are found: PostgreSQL picks the FUZZY_CANDIDATES_RANKED most similar rows with pg_trgm
-    (GIN-indexed), SQLite up to FUZZY_CANDIDATES rows whose words start or end alike; both then check the edit
-    distance in Python. Phones match from PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).
+    mistakes per word are found: PostgreSQL corrects each word against the clinic's name-word dictionary (pg_trgm,
+    GIN-indexed) and takes names containing a correction of every word, SQLite takes rows whose words start or end
+    alike; both take at most FUZZY_CANDIDATES rows and then check the edit distance in Python. Phones match from
+    PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).
     """
     criteria = criteria or PatientCriteria(query=query)
     text = (criteria.query or query).strip()
@@ -298,7 +324,7 @@ def patient_search(
             match_rank=Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
         ).order_by("match_rank", "family_name", "given_name", "pk")
         if any(typo_allowance(w) for w in parsed.name_words) and not exact.exists():
-            return _fuzzy(qs, parsed)
+            return _fuzzy(qs, parsed, organisation)
         return exact
     return exact.order_by("family_name", "given_name", "pk")
 

@@ -66,7 +66,7 @@ def test_a_paid_contract_is_billed_with_one_issued_line_in_the_clinics_currency(
     assert line.description.startswith("Written consultation, ") and line.total == Decimal("60.00")
     assert LedgerEntry.objects.filter(invoice=invoice, kind="charge", amount=Decimal("-60.00")).exists()
     created = AuditEvent.objects.get(action="consultation.contract.created", object_id=str(contract.pk))
-    assert created.after["invoice"] == invoice.pk
+    assert created.after is not None and created.after["invoice"] == invoice.pk
 
 
 def test_a_free_contract_and_a_free_request_create_no_invoice(consult: Consult) -> None:
@@ -111,6 +111,7 @@ def test_paying_the_invoice_in_full_marks_the_contract_paid_once(consult: Consul
     contract.refresh_from_db()
     assert contract.payment_state == "paid"
     [event] = payment_events(contract)
+    assert event.after is not None
     assert event.before == {"payment_state": "unpaid"} and event.after["payment_state"] == "paid"
     assert event.actor_id == consult.clinic.registrar.pk
 

@@ -4,6 +4,7 @@ admits the two sides of the visit only."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -111,7 +112,7 @@ def test_the_doctor_starts_the_call_of_a_video_visit_around_its_time(visits: Vis
 
     # Only the visit's doctor and the nurses of its location call; other staff see the visit but not its call.
     for stranger in (clinic.other_doctor.user, visits.far_nurse, clinic.registrar, visits.admin):
-        assert _code(lambda stranger=stranger: start(stranger), NotAllowed) == "forbidden"
+        assert _code(functools.partial(start, stranger), NotAllowed) == "forbidden"
     with pytest.raises(NotAllowed):
         start(clinic.patient_user)  # the patient joins, never starts
     with pytest.raises(NotFound):

@@ -36,6 +36,7 @@ def test_a_doctor_adds_a_medication_audited_with_a_neutral_timeline_line(rec) ->
     )
     assert isinstance(entry, Medication) and entry.name == "Warfarin" and entry.is_current()
     event = AuditEvent.objects.get(action="medical.medication_added")
+    assert event.after is not None
     assert event.patient_id == rec.patient.pk and event.object_type == "records.medication"
     assert event.after["name"] == "Warfarin" and event.after["dose"] == "5 mg daily"
     line = TimelineEntry.objects.get(patient=rec.patient, kind=TimelineEntry.Kind.MEDICAL)
@@ -74,6 +75,7 @@ def test_diagnosis_procedure_and_note_validation(rec) -> None:
 
 def test_the_doctor_of_a_diagnosis_is_the_author_or_a_doctor_of_the_clinic(rec) -> None:
     mine = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="diagnosis", data={"text": "Rosacea"})
+    assert isinstance(mine, Diagnosis)
     assert mine.doctor == rec.doctor_member
     theirs = medical.medical_entry_add(
         actor=rec.nurse,
@@ -81,9 +83,9 @@ def test_the_doctor_of_a_diagnosis_is_the_author_or_a_doctor_of_the_clinic(rec) 
         kind="diagnosis",
         data={"text": "Dermatitis", "doctor": rec.other_doctor_member.pk},
     )
-    assert theirs.doctor == rec.other_doctor_member
+    assert isinstance(theirs, Diagnosis) and theirs.doctor == rec.other_doctor_member
     nobody = medical.medical_entry_add(actor=rec.nurse, patient=rec.patient, kind="diagnosis", data={"text": "Acne"})
-    assert nobody.doctor is None  # a nurse is not a doctor
+    assert isinstance(nobody, Diagnosis) and nobody.doctor is None  # a nurse is not a doctor
     outsider_member = rec.outsider.memberships.get()
     with pytest.raises(Invalid) as refused:
         medical.medical_entry_add(
@@ -111,6 +113,7 @@ def test_stopping_a_medication_moves_it_to_the_past(rec) -> None:
         kind="medication",
         data={"name": "Isotretinoin", "started_on": today - timedelta(days=90)},
     )
+    assert isinstance(entry, Medication)
     with pytest.raises(Invalid):
         medical.medication_stop(actor=rec.doctor, medication=entry, stopped_on=today - timedelta(days=100))
     medical.medication_stop(actor=rec.doctor, medication=entry, reason="Course finished")

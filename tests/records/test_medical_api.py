@@ -9,6 +9,7 @@ from django.test import Client
 from kabinet.accounts.services import api_token_create
 from kabinet.audit.models import AuditEvent
 from kabinet.records import medical
+from kabinet.records.models import Medication
 from tests.records.test_medical import photo
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,7 @@ def test_the_medical_record_through_the_api(rec) -> None:
     drug = medical.medical_entry_add(
         actor=rec.doctor, patient=rec.patient, kind="medication", data={"name": "Doxycycline", "dose": "100 mg"}
     )
+    assert isinstance(drug, Medication)
     medical.medication_stop(actor=rec.doctor, medication=drug)
     medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="medication", data={"name": "Zinc"})
     medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="diagnosis", data={"text": "Acne"})

@@ -71,6 +71,7 @@ def test_edit_and_stop_from_the_card(rec, login_client) -> None:
     response = client.post(stop, {f"stop-{entry.pk}-stop_reason": "Side effects"})
     assert response.status_code == 302 and response["Location"].endswith("?tab=medical")
     entry.refresh_from_db()
+    assert isinstance(entry, Medication)
     assert entry.stopped_on is not None and entry.stop_reason == "Side effects"
     html = client.get(card(rec.patient)).content.decode()
     assert "No current medications." in html and "1 past medication" in html

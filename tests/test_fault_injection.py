@@ -295,6 +295,10 @@ def _campaign_running(clinic: Clinic, count: int) -> int:
     shares, the worker sends it. Returns the number of messages it will make."""
     admin = UserFactory.create()
     member(admin, clinic.org, Role.ADMIN)
+    # No quiet hours: a campaign SMS released at night would otherwise wait for the morning (time-of-day flakiness).
+    ReminderPolicy.objects.update_or_create(
+        organisation=clinic.org, defaults={"quiet_hours_start": None, "quiet_hours_end": None}
+    )
     patients = [
         PatientFactory.create(organisation=clinic.org, phone=f"+35988810{n:04d}", marketing_consent=True)
         for n in range(count)

@@ -18,6 +18,8 @@ Rules enforced here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.utils import translation
@@ -51,38 +53,30 @@ def _request_line(request: ConsultationRequest) -> str:
 
 def contract_bill(*, actor: Any, contract: ConsultationContract) -> Invoice | None:
     """Bill a paid contract (part of contract_create's transaction); None for a free one."""
-    if contract.price <= 0:
-        return None
-    with translation.override(_language(contract.patient)):
-        description = _contract_line(contract)
-    invoice = sale_invoice_create(
-        actor=actor,
-        patient=contract.patient,
-        description=description,
-        amount=contract.price,
-        location=contract.location,
-        service_date=contract.starts_on,
-    )
-    contract.invoice = invoice
-    contract.save(update_fields=["invoice"])
-    return invoice
+    return _bill(actor=actor, item=contract, line=_contract_line, service_date=contract.starts_on)
 
 
 def request_bill(*, actor: Any, request: ConsultationRequest) -> Invoice | None:
     """Bill a paid request (part of request_create's transaction); None for a free one."""
-    if request.price <= 0:
+    return _bill(actor=actor, item=request, line=_request_line)
+
+
+def _bill(*, actor: Any, item: Any, line: Callable[[Any], str], service_date: date | None = None) -> Invoice | None:
+    """An invoice of one line (`line(item)`, in the patient's language) for a paid contract or request, linked to it."""
+    if item.price <= 0:
         return None
-    with translation.override(_language(request.patient)):
-        description = _request_line(request)
+    with translation.override(_language(item.patient)):
+        description = line(item)
     invoice = sale_invoice_create(
         actor=actor,
-        patient=request.patient,
+        patient=item.patient,
         description=description,
-        amount=request.price,
-        location=request.location,
+        amount=item.price,
+        location=item.location,
+        service_date=service_date,
     )
-    request.invoice = invoice
-    request.save(update_fields=["invoice"])
+    item.invoice = invoice
+    item.save(update_fields=["invoice"])
     return invoice
 
 

@@ -203,6 +203,11 @@ def two_photos(w: World) -> dict[str, Any]:
     return {"label": "Lips", "before": w.extra["photo_before"].pk, "after": w.extra["photo_after"].pk}
 
 
+def consent_document(w: World) -> dict[str, Any]:
+    """A consent made from a template by the treating doctor (the desk has it signed on the screen)."""
+    return {"document_id": w.extra["consent"].pk}
+
+
 def clinical_document(w: World) -> dict[str, Any]:
     """A lab result attached by the treating doctor (clinical: not for the desk roles)."""
     return {"document_id": w.extra["clinical"].pk}
@@ -522,6 +527,7 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "records:detail": Rule(document, UPLOAD_STAFF_READERS),
     "records:edit": Rule(clinical_document, CLINICAL_STAFF),
     "records:erroneous": post(document, UPLOAD_STAFF_READERS),
+    "records:sign": Rule(consent_document, STAFF),
     "records:delete": post(document, frozenset({"admin"}), data=lambda w: {"delete-reason": "duplicate"}),
     "records:share": post(document, UPLOAD_STAFF_READERS, data=share_with_other_doctor),
     "records:file": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
@@ -993,6 +999,7 @@ def _add_patient_lists(world: World) -> None:
 
 def _add_documents(world: World) -> None:
     from kabinet.records import services as records_services
+    from kabinet.records.models import DocumentTemplate
 
     upload = records_services.document_upload_by_patient(
         actor=world.users["patient"],
@@ -1008,7 +1015,15 @@ def _add_documents(world: World) -> None:
         title="Blood test",
         upload=SimpleUploadedFile("blood.png", PNG, "image/png"),
     )
-    world.extra.update(upload=upload, clinical=clinical)
+    consent = records_services.document_create_from_template(
+        actor=world.users["doctor"],
+        patient=world.patient,
+        template=DocumentTemplate.objects.create(
+            organisation=world.org, kind="informed_consent", name="Consent", body="<p>I agree.</p>"
+        ),
+        fields={},
+    )
+    world.extra.update(upload=upload, clinical=clinical, consent=consent)
     _add_medical(world)
 
 

@@ -209,10 +209,16 @@ class ArrivalOut(Schema):
     seen_late: bool
 
 
+class PromptLinkOut(Schema):
+    label: str
+    url: str
+
+
 class PromptOut(Schema):
     code: str
     text: str
     items: list[str]
+    links: list[PromptLinkOut]
 
 
 class SlotOut(Schema):
@@ -475,7 +481,15 @@ def frontdesk_arrive(request: HttpRequest, appointment_id: int, payload: ArriveI
                     "doctor_notified": arrival.doctor_notified,
                     "seen_late": arrival.seen_late,
                 },
-                "prompts": [{"code": p.code, "text": p.text, "items": p.items} for p in result.prompts],
+                "prompts": [
+                    {
+                        "code": p.code,
+                        "text": p.text,
+                        "items": p.items,
+                        "links": [{"label": link.label, "url": link.url} for link in p.links],
+                    }
+                    for p in result.prompts
+                ],
                 "suggestions": [_slot_out(s) for s in result.suggestions],
             }
         ).model_dump(mode="json")

@@ -71,6 +71,12 @@ def can_delete(user: Any, document: Document) -> bool:
     return Role.DOCTOR in roles and document.author_id == getattr(user, "pk", None)
 
 
+def can_sign(document: Document) -> bool:
+    """A signature can be drawn on the screen on documents rendered from a template (others are signed on paper
+    and scanned); who may do it is `can_revise`."""
+    return document.template_id is not None and document.origin == Document.Origin.TEMPLATE
+
+
 def can_revise(user: Any, document: Document) -> bool:
     return document.status == Document.Status.ACTIVE and can_write(user, document.organisation_id, document.kind)
 

@@ -87,6 +87,18 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500)
 
 
+class SignForm(forms.Form):
+    """A signature drawn on the screen: the canvas as a PNG data URL (filled in by sign.js) and who signs."""
+
+    signer = forms.CharField(
+        label=_("Who signs"),
+        max_length=200,
+        required=False,
+        help_text=_("The patient, or their representative: write the representative's name."),
+    )
+    signature = forms.CharField(widget=forms.HiddenInput, required=False, max_length=800_000)
+
+
 class ShareForm(forms.Form):
     member = forms.TypedChoiceField(label=_("Doctor"), coerce=int)
 

@@ -168,6 +168,10 @@ class DocumentVersion(models.Model):
     size = models.PositiveBigIntegerField(_("size, bytes"))
     sha256 = models.CharField(max_length=64)
     note = models.CharField(_("what changed"), max_length=500, blank=True)
+    # A signature drawn on the screen (services.document_sign): the cleaned PNG, also printed in this version's PDF.
+    signature = models.FileField(_("signature"), upload_to="records/", max_length=300, blank=True)
+    signed_by = models.CharField(_("signed by"), max_length=200, blank=True)
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -143,10 +143,17 @@ def render_body(body: str, context: dict[str, Any], language: str) -> str:
 
 
 def render_document_pdf(
-    *, body: str, context: dict[str, Any], language: str, version: int, field_rows: list[tuple[str, Any]]
+    *,
+    body: str,
+    context: dict[str, Any],
+    language: str,
+    version: int,
+    field_rows: list[tuple[str, Any]],
+    signature: dict[str, Any] | None = None,
 ) -> bytes:
     """The whole printable document (clinic and patient header, the body, signatures, page numbers) as PDF bytes,
-    every label and date in `language`."""
+    every label and date in `language`. `signature` (image as a data: URI, name, time) puts a signature drawn on
+    the screen above the patient's signature line."""
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
@@ -158,6 +165,7 @@ def render_document_pdf(
                 "body": render_body(body, context, language),
                 "version": version,
                 "field_rows": field_rows,
+                "signature": signature,
                 "LANGUAGE_CODE": language,
             },
         )

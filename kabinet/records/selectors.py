@@ -45,6 +45,7 @@ MISSING_DAYS_MAX = 60
 HISTORY_LABELS = {
     "document.created": _("created"),
     "document.version_added": _("new version"),
+    "document.signed": _("signed on the screen"),
     "document.marked_erroneous": _("marked as entered in error"),
     "document.deleted": _("deleted"),
     "document.shared": _("shared with a doctor"),
@@ -142,6 +143,7 @@ class DocumentDetail:
     can_mark_erroneous: bool = False
     can_delete: bool = False
     can_share: bool = False
+    can_sign: bool = False
     share_candidates: list[Member] = field(default_factory=list)
 
 
@@ -164,6 +166,8 @@ def version_diff(previous: DocumentVersion | None, current: DocumentVersion, lab
         before, after = previous.fields.get(name), current.fields.get(name)
         if before != after:
             changes.append(Change(labels.get(name) or str(name), _display(before), _display(after)))
+    if current.signed_at is not None:
+        changes.append(Change(str(_("signature")), "—", current.signed_by))
     if not changes and previous.sha256 != current.sha256:
         changes.append(
             Change(
@@ -183,7 +187,7 @@ def document_history(document: Document) -> list[HistoryRow]:
     rows = []
     for event in events.order_by("id"):
         after = event.after or {}
-        if event.action == "document.version_added":
+        if event.action in ("document.version_added", "document.signed"):
             detail = " · ".join(
                 str(part) for part in (_("version %(n)s") % {"n": after.get("version")}, after.get("note")) if part
             )
@@ -231,6 +235,7 @@ def document_detail(*, user: Any, document_id: int, organisation: Organisation |
     )
     if staff:
         detail.can_revise = access.can_revise(user, document)
+        detail.can_sign = detail.can_revise and access.can_sign(document)
         detail.can_mark_erroneous = document.is_active and access.can_mark_erroneous(user, document)
         detail.can_delete = access.can_delete(user, document)
         detail.can_share = document.restricted and access.can_share(user, document)

@@ -8,6 +8,7 @@ random names; a stored file is never changed or removed: a revision is a new ver
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import uuid
@@ -20,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from kabinet.audit.services import record
 from kabinet.core import permissions
@@ -39,6 +42,7 @@ from kabinet.records.models import (
     DocumentVersion,
 )
 from kabinet.records.rendering import FieldSpec, field_specs, render_document_pdf, template_context
+from kabinet.records.signatures import clean_signature
 
 REASON_MAX = 500
 TEXT_MAX = 5000
@@ -126,7 +130,14 @@ def _member_title(user: Any, organisation_id: int) -> str:
 
 
 def _render(
-    *, template: DocumentTemplate, patient: Patient, author: Any, values: dict[str, Any], title: str, version: int
+    *,
+    template: DocumentTemplate,
+    patient: Patient,
+    author: Any,
+    values: dict[str, Any],
+    title: str,
+    version: int,
+    signature: dict[str, Any] | None = None,
 ) -> bytes:
     specs = field_specs(template.fields)
     language = _patient_language(patient)
@@ -142,7 +153,9 @@ def _render(
     )
     # A body that does not place the fields itself gets them as a table under the text.
     rows = [] if "fields." in template.body else [(s.label, context["fields"][s.name]) for s in specs]
-    return render_document_pdf(body=template.body, context=context, language=language, version=version, field_rows=rows)
+    return render_document_pdf(
+        body=template.body, context=context, language=language, version=version, field_rows=rows, signature=signature
+    )
 
 
 def _add_version(
@@ -157,7 +170,9 @@ def _add_version(
     original_name: str = "",
     fields: dict[str, Any] | None = None,
     note: str = "",
+    signature: tuple[str, str] | None = None,
 ) -> DocumentVersion:
+    """`signature`: the stored name of a drawn signature's picture and who signed."""
     version = DocumentVersion(
         document=document,
         number=number,
@@ -170,6 +185,9 @@ def _add_version(
         author=actor if getattr(actor, "is_authenticated", False) else None,
     )
     version.file.name = stored_name
+    if signature is not None:
+        version.signature.name, version.signed_by = signature[0], signature[1][:200]
+        version.signed_at = timezone.now()
     version.save()
     document.current_version = version
     document.save(update_fields=["current_version", "updated_at"])
@@ -272,6 +290,78 @@ def _create(
         _discard(stored_name)
         raise
     return document
+
+
+def _commit_version(
+    *,
+    actor: Any,
+    document: Document,
+    number: int,
+    previous: DocumentVersion | None,
+    content: bytes,
+    extension: str,
+    checked: CheckedFile | None,
+    fields: dict[str, Any],
+    note: str,
+    title: str,
+    headline: StrOrPromise,
+    action: str = "document.version_added",
+    signature: tuple[bytes, str] | None = None,
+) -> DocumentVersion:
+    """Store the file (and a drawn signature's picture) and add version `number` under the document's row lock:
+    the number is checked again there, so a concurrent edit gets 409. `headline` is the timeline's title with a
+    %(title)s placeholder. Stored files are removed again when anything fails."""
+    stored = _store(document.organisation_id, content, extension)
+    stored_signature = _store(document.organisation_id, signature[0], "png") if signature else ""
+    try:
+        with transaction.atomic():
+            locked = Document.objects.select_for_update().get(pk=document.pk)
+            if locked.status != Document.Status.ACTIVE:
+                raise Conflict(_("Only active documents can be edited."), code="document_not_active")
+            if (locked.versions.aggregate(last=Max("number"))["last"] or 0) + 1 != number:
+                raise Conflict(_("Someone saved a version at the same time. Reload and try again."))
+            if title != locked.title:
+                locked.title = title
+                locked.save(update_fields=["title", "updated_at"])
+            version = _add_version(
+                document=locked,
+                number=number,
+                actor=actor,
+                stored_name=stored,
+                content_type=checked.content_type if checked else "application/pdf",
+                size=len(content),
+                sha256=checked.sha256 if checked else hashlib.sha256(content).hexdigest(),
+                original_name=checked.original_name if checked else "",
+                fields=fields,
+                note=note,
+                signature=(stored_signature, signature[1]) if signature else None,
+            )
+            after = {**_version_snapshot(version), "note": version.note, "title": locked.title}
+            if signature:
+                after["signed_by"] = version.signed_by
+            record(
+                actor=actor,
+                action=action,
+                obj=locked,
+                patient=document.patient,
+                before=_version_snapshot(previous) if previous else None,
+                after=after,
+            )
+            with _in_org_language(document.patient):
+                _timeline(
+                    document.patient, locked, actor, str(headline) % {"title": locked.title}, note, version=number
+                )
+    except IntegrityError as exc:
+        _discard(stored)
+        if stored_signature:
+            _discard(stored_signature)
+        raise Conflict(_("Someone saved a version at the same time. Reload and try again.")) from exc
+    except BaseException:
+        _discard(stored)
+        if stored_signature:
+            _discard(stored_signature)
+        raise
+    return version
 
 
 # --- staff: make, upload, revise -----------------------------------------------------------------------------------
@@ -431,52 +521,90 @@ def document_revise(
         extension = "pdf"
     else:
         raise Invalid(errors={"file": [_("Choose the new file.")]})
-    stored = _store(document.organisation_id, content, extension)
-    try:
-        with transaction.atomic():
-            locked = Document.objects.select_for_update().get(pk=document.pk)
-            if locked.status != Document.Status.ACTIVE:
-                raise Conflict(_("Only active documents can be edited."), code="document_not_active")
-            if (locked.versions.aggregate(last=Max("number"))["last"] or 0) + 1 != number:
-                raise Conflict(_("Someone saved a version at the same time. Reload and try again."))
-            if new_title != locked.title:
-                locked.title = new_title
-                locked.save(update_fields=["title", "updated_at"])
-            version = _add_version(
-                document=locked,
-                number=number,
-                actor=actor,
-                stored_name=stored,
-                content_type=checked.content_type if checked else "application/pdf",
-                size=len(content),
-                sha256=checked.sha256 if checked else hashlib.sha256(content).hexdigest(),
-                original_name=checked.original_name if checked else "",
-                fields=values,
-                note=note,
-            )
-            record(
-                actor=actor,
-                action="document.version_added",
-                obj=locked,
-                patient=patient,
-                before=_version_snapshot(previous) if previous else None,
-                after={**_version_snapshot(version), "note": version.note, "title": locked.title},
-            )
-            with _in_org_language(patient):
-                _timeline(
-                    patient,
-                    locked,
-                    actor,
-                    _("New version of %(title)s") % {"title": locked.title},
-                    note,
-                    version=number,
-                )
-    except IntegrityError as exc:
-        _discard(stored)
-        raise Conflict(_("Someone saved a version at the same time. Reload and try again.")) from exc
-    except BaseException:
-        _discard(stored)
-        raise
+    version = _commit_version(
+        actor=actor,
+        document=document,
+        number=number,
+        previous=previous,
+        content=content,
+        extension=extension,
+        checked=checked,
+        fields=values,
+        note=note,
+        title=new_title,
+        headline=gettext_lazy("New version of %(title)s"),
+    )
+    given.refresh_from_db()
+    return version
+
+
+def document_sign(*, actor: Any, document: Document, image: bytes, signer: str = "") -> DocumentVersion:
+    """The patient (or their representative) signs a template-made document on the screen, e.g. a consent on the
+    desk's tablet: a new version is rendered with the drawn signature above the patient's signature line, and the
+    cleaned picture is kept with the version. Staff who may edit the document's type do it.
+
+    Sending the same picture again answers with the version it made (a retried submit makes no second version);
+    editing the document later makes an unsigned version: the text changed, so it must be signed again."""
+    given = document
+    document = Document.objects.select_related("current_version", "template", "author", "patient__organisation").get(
+        pk=given.pk
+    )
+    if document.status != Document.Status.ACTIVE:
+        raise Conflict(_("Only active documents can be signed."), code="document_not_active")
+    access.require_write(actor, document.organisation_id, document.kind)
+    if not access.can_sign(document):
+        raise Invalid(
+            errors={
+                "signature": [
+                    _(
+                        "Only documents made from a template can be signed on the screen. "
+                        "Upload the signed paper as a scan instead."
+                    )
+                ]
+            }
+        )
+    assert document.template is not None  # can_sign
+    picture = clean_signature(image)
+    previous = document.current_version
+    if previous is not None and previous.signed_at is not None:
+        with previous.signature.open("rb") as handle:
+            if handle.read() == picture:
+                return previous
+    patient = document.patient
+    signer = " ".join((signer or "").split())[:200] or str(patient)
+    number = (document.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+    values = previous.fields if previous else {}
+    signed_at = timezone.now()
+    with _in_org_language(patient):
+        note = _("Signed on the screen by %(name)s") % {"name": signer}
+    content = _render(
+        template=document.template,
+        patient=patient,
+        author=document.author,
+        values=values,
+        title=document.title,
+        version=number,
+        signature={
+            "image": "data:image/png;base64," + base64.b64encode(picture).decode("ascii"),
+            "name": signer,
+            "at": timezone.localtime(signed_at),
+        },
+    )
+    version = _commit_version(
+        actor=actor,
+        document=document,
+        number=number,
+        previous=previous,
+        content=content,
+        extension="pdf",
+        checked=None,
+        fields=values,
+        note=note,
+        title=document.title,
+        headline=gettext_lazy("Signed: %(title)s"),
+        action="document.signed",
+        signature=(picture, signer),
+    )
     given.refresh_from_db()
     return version
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/upload/", views.document_upload, name="upload"),
     path("documents/<int:document_id>/", views.document_detail, name="detail"),
     path("documents/<int:document_id>/edit/", views.document_edit, name="edit"),
+    path("documents/<int:document_id>/sign/", views.document_sign, name="sign"),
     path("documents/<int:document_id>/erroneous/", views.document_erroneous, name="erroneous"),
     path("documents/<int:document_id>/delete/", views.document_delete, name="delete"),
     path("documents/<int:document_id>/share/", views.document_share, name="share"),

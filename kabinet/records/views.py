@@ -27,13 +27,14 @@ from kabinet.core.exceptions import DomainError, NotAllowed, NotFound
 from kabinet.core.models import Member, Organisation
 from kabinet.patients.models import Patient
 from kabinet.patients.selectors import patient_get
-from kabinet.records import access, registry, selectors, services
+from kabinet.records import access, registry, selectors, services, signatures
 from kabinet.records.files import FileTooLarge
 from kabinet.records.forms import (
     MissingForm,
     NewFileForm,
     ReasonForm,
     ShareForm,
+    SignForm,
     TemplateFieldsForm,
     UploadForm,
     initial_from_fields,
@@ -214,6 +215,34 @@ def document_edit(request: HttpRequest, organisation: Organisation, document_id:
                 return redirect("records:detail", document_id=document.pk)
     context = {"document": document, "patient": document.patient, "form": form, "from_template": from_template}
     return render(request, "records/edit.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page
+def document_sign(request: HttpRequest, organisation: Organisation, document_id: int) -> HttpResponse:
+    """The signing screen for a tablet at the desk: the document, a box to sign in with a finger or stylus, and who
+    signs (the patient by default). Saving makes a new version with the signature printed in it."""
+    document = selectors.document_get(user=request.user, document_id=document_id, organisation=organisation)
+    if not (access.can_revise(request.user, document) and access.can_sign(document)):
+        raise NotAllowed()
+    form = SignForm(request.POST or None, initial={"signer": str(document.patient)})
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            try:
+                image = signatures.decode_data_url(form.cleaned_data["signature"])
+                services.document_sign(
+                    actor=request.user, document=document, image=image, signer=form.cleaned_data["signer"]
+                )
+            except DomainError as exc:
+                _apply(form, exc)
+                status = _status(exc)
+            else:
+                messages.success(request, _("The signature was added to the document."))
+                return redirect("records:detail", document_id=document.pk)
+    context = {"document": document, "patient": document.patient, "form": form}
+    return render(request, "records/sign.html", context, status=status)
 
 
 def _reason_action(

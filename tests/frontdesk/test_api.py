@@ -14,6 +14,7 @@ from django.test import Client
 from kabinet.accounts.models import User
 from kabinet.frontdesk.models import CallAttempt, WaitlistEntry, WorklistItem
 from kabinet.frontdesk.services.worklists import confirmations_generate
+from kabinet.records.models import DocumentKind, MandatoryRule
 from kabinet.scheduling.models import Appointment
 from tests.frontdesk.conftest import Desk
 
@@ -203,6 +204,21 @@ def test_arrive_returns_the_visit_lateness_and_prompts(desk: Desk, login_client:
     assert anyway.json()["arrival"]["seen_late"] is True
     patient = login_client(desk.clinic.patient_user)
     assert post(patient, f"/api/v1/appointments/{visit.pk}/arrive", {}).status_code == 403
+
+
+def test_arrive_prompts_link_to_the_missing_documents(desk: Desk, login_client: Login) -> None:
+    MandatoryRule.objects.create(organisation=desk.org, name="Contract", kind=DocumentKind.CONTRACT)
+    visit = desk.book(desk.petya, 10)
+    response = post(login_client(desk.registrar), f"/api/v1/appointments/{visit.pk}/arrive", {})
+    assert response.status_code == 200, response.json()
+    (prompt,) = [p for p in response.json()["prompts"] if p["code"] == "missing_documents"]
+    assert prompt["items"] == ["Contract"]
+    assert prompt["links"] == [
+        {
+            "label": "Upload the signed scan: Contract",
+            "url": f"/records/patients/{desk.petya.pk}/upload/?kind={DocumentKind.CONTRACT}",
+        }
+    ]
 
 
 def test_generate_on_demand_and_next_visit_slots(desk: Desk, login_client: Login) -> None:

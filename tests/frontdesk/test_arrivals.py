@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 
 from kabinet.audit.models import AuditEvent
 from kabinet.core.exceptions import Invalid, NotAllowed
@@ -13,7 +14,7 @@ from kabinet.frontdesk.models import Arrival, FrontDeskPolicy
 from kabinet.frontdesk.services.arrivals import appointment_arrive
 from kabinet.notifications.models import Message
 from kabinet.patients.models import TimelineEntry
-from kabinet.records.models import DocumentKind, MandatoryRule
+from kabinet.records.models import DocumentKind, DocumentTemplate, MandatoryRule
 from kabinet.scheduling.models import Appointment
 from kabinet.scheduling.services import appointment_move
 from tests.frontdesk.conftest import Desk
@@ -140,3 +141,27 @@ def test_missing_mandatory_documents_are_listed(desk: Desk) -> None:
     result = appointment_arrive(actor=desk.registrar, appointment=visit, now=desk.clinic.at(9, 58))
     assert codes(result) == ["missing_documents"]
     assert result.prompts[0].items == ["GDPR consent"]
+
+
+def test_each_missing_document_links_to_where_it_is_filled_in_and_signed_or_uploaded(desk: Desk, client) -> None:
+    template = DocumentTemplate.objects.create(
+        organisation=desk.org, kind=DocumentKind.INFORMED_CONSENT, name="Consent for fillers", body="<p>I agree.</p>"
+    )
+    MandatoryRule.objects.create(organisation=desk.org, name="Fillers consent", kind=template.kind, template=template)
+    MandatoryRule.objects.create(organisation=desk.org, name="Contract", kind=DocumentKind.CONTRACT)
+    visit = desk.book(desk.petya, 10)
+    result = appointment_arrive(actor=desk.registrar, appointment=visit, now=desk.clinic.at(9, 58))
+    prompt = result.prompts[0]
+    assert sorted(prompt.items) == ["Contract", "Fillers consent"]
+    links = {link.label: link.url for link in prompt.links}
+    new = reverse("records:new", args=[desk.petya.pk])
+    upload = reverse("records:upload", args=[desk.petya.pk])
+    assert links == {
+        "Fill in and sign: Fillers consent": f"{new}?template={template.pk}",
+        "Upload the signed scan: Fillers consent": f"{upload}?kind={template.kind}&template={template.pk}",
+        "Upload the signed scan: Contract": f"{upload}?kind={DocumentKind.CONTRACT}",
+    }
+    client.force_login(desk.registrar)
+    page = client.get(links["Fill in and sign: Fillers consent"])
+    assert page.status_code == 200 and "Consent for fillers" in page.content.decode()
+    assert client.get(links["Upload the signed scan: Contract"]).status_code == 200

@@ -69,3 +69,51 @@ def test_a_patient_sends_a_photo_from_a_phone(page: Page, rec) -> None:
     assert document.patient == rec.ward and document.restricted
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page fits a phone screen without sideways scrolling"
+
+
+def test_the_patient_signs_a_consent_on_the_desks_tablet(page: Page, rec) -> None:
+    from kabinet.records import services
+
+    document = services.document_create_from_template(
+        actor=rec.doctor, patient=rec.patient, template=rec.consent, fields={"procedure": "Fillers"}
+    )
+    page.set_viewport_size({"width": 1024, "height": 1366})  # a tablet, upright
+    log_in(page, rec.registrar.email, PASSWORD)
+    page.goto(f"/records/documents/{document.pk}/")
+    page.get_by_role("button", name="Sign on the screen").click()
+    expect(page.get_by_label("Who signs")).to_have_value(str(rec.patient))
+
+    page.get_by_role("button", name="Save the signature").click()  # nothing drawn yet
+    expect(page.get_by_role("alert")).to_have_text("Sign in the box first.")
+
+    pad = page.locator("#sign-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 100, box["y"] + 120)
+    page.mouse.down()
+    for step in range(1, 14):  # wider than the one kept below: a clear that failed would show
+        page.mouse.move(box["x"] + 100 + step * 50, box["y"] + 120 + (30 if step % 2 else -30), steps=3)
+    page.mouse.up()
+    page.get_by_role("button", name="Clear").click()
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()  # clicking may have scrolled the page
+    assert box is not None
+    page.mouse.move(box["x"] + 120, box["y"] + 100)
+    page.mouse.down()
+    for step in range(1, 10):
+        page.mouse.move(box["x"] + 120 + step * 45, box["y"] + 100 + (25 if step % 2 else -25), steps=3)
+    page.mouse.up()
+    page.get_by_role("button", name="Save the signature").click()
+
+    expect(page.get_by_role("status").filter(has_text="The signature was added to the document.")).to_be_visible()
+    expect(page.locator("[data-version='2'] [data-signed]")).to_be_visible()
+    version = Document.objects.get(pk=document.pk).current_version
+    assert version is not None and version.number == 2 and version.signed_by == str(rec.patient)
+    from PIL import Image
+
+    with version.signature.open("rb") as handle:
+        signature = Image.open(handle)
+        signature.load()
+    # the second drawing only (the first was cleared): about 9 × 45 px wide, 50 px high, plus the margins
+    assert 380 <= signature.width <= 460 and 50 <= signature.height <= 90

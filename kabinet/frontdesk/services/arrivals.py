@@ -16,8 +16,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -51,12 +53,21 @@ SUGGESTIONS = 5
 
 
 @dataclass(frozen=True)
+class PromptLink:
+    """A page where the registrar does what the prompt asks (e.g. fill in and sign a consent, upload its scan)."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Prompt:
     """Something the registrar should do now: `code` is stable (API clients and the page key on it)."""
 
     code: str  # "late", "reschedule", "recheck_details", "missing_documents"
     text: str
     items: list[str] = field(default_factory=list)
+    links: list[PromptLink] = field(default_factory=list)
 
 
 @dataclass
@@ -233,13 +244,19 @@ def _prompts(appointment: Appointment, arrival: Arrival, policy: Any, now: datet
     missing = missing_mandatory_documents(appointment)
     if missing:
         prompts.append(
-            Prompt("missing_documents", _("Missing mandatory documents: have them filled in and signed."), missing)
+            Prompt(
+                "missing_documents",
+                _("Missing mandatory documents: have them filled in and signed."),
+                [name for name, _links in missing],
+                [link for _name, links in missing for link in links],
+            )
         )
     return prompts, suggestions
 
 
-def missing_mandatory_documents(appointment: Appointment) -> list[str]:
-    """Names of the mandatory documents the patient lacks (missing or expired) for this visit.
+def missing_mandatory_documents(appointment: Appointment) -> list[tuple[str, list[PromptLink]]]:
+    """The mandatory documents the patient lacks (missing or expired) for this visit: each rule's name and where to
+    fix it — fill in the rule's template (then sign it on the screen) or upload a signed scan.
 
     HOOK (records): the records app, written alongside, computes this as `records.selectors.consent_checks`; when it
     is absent (or changes its shape) the arrival carries no document prompt rather than failing."""
@@ -252,13 +269,30 @@ def missing_mandatory_documents(appointment: Appointment) -> list[str]:
     except Exception:  # a hook must never stop an arrival
         logger.exception("mandatory documents check failed for appointment %s", appointment.pk)
         return []
-    # `required` looks at visits still to come; the one the patient arrived for may have started already.
-    return [
-        check.rule.name
-        for check in checks
-        if not check.ok
-        and (
+    patient_id = appointment.patient_id
+    missing = []
+    for check in checks:
+        # `required` looks at visits still to come; the one the patient arrived for may have started already.
+        if check.ok or not (
             check.required
             or check.rule.applies_to(service_id=appointment.service_id, location_id=appointment.location_id)
+        ):
+            continue
+        rule = check.rule
+        upload = {"kind": rule.kind, **({"template": rule.template_id} if rule.template_id else {})}
+        links = []
+        if rule.template_id:
+            links.append(
+                PromptLink(
+                    _("Fill in and sign: %(name)s") % {"name": rule.name},
+                    f"{reverse('records:new', args=[patient_id])}?{urlencode({'template': rule.template_id})}",
+                )
+            )
+        links.append(
+            PromptLink(
+                _("Upload the signed scan: %(name)s") % {"name": rule.name},
+                f"{reverse('records:upload', args=[patient_id])}?{urlencode(upload)}",
+            )
         )
-    ]
+        missing.append((rule.name, links))
+    return missing

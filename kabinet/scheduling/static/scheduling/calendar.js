@@ -879,6 +879,19 @@ function showPrompts(result) {
       prompt.items.forEach((text) => { const li = document.createElement("li"); li.textContent = text; list.append(li); });
       box.append(list);
     }
+    if ((prompt.links || []).length) {
+      const group = document.createElement("p");
+      group.className = "kb-cal-actions";
+      for (const link of prompt.links) {
+        const a = document.createElement("a");
+        a.href = link.url;
+        a.textContent = link.label;
+        a.setAttribute("role", "button");
+        a.className = "secondary outline";
+        group.append(a);
+      }
+      box.append(group);
+    }
     if (prompt.code === "reschedule") {
       const group = document.createElement("div");
       group.className = "kb-cal-actions";

@@ -199,3 +199,40 @@ def test_a_second_registrars_board_follows_the_outcomes_live(
     expect(anna.locator("[data-role=status]")).to_contain_text("no answer")
     expect(confirmations.locator('[data-outcome="no_answer"]')).to_contain_text("1", timeout=4000)
     assert watcher.evaluate("window.sameDocument") is True
+
+
+def test_a_second_registrars_call_list_follows_live_but_not_under_an_open_form(
+    desk: Desk, browser_page: Callable[..., Page], make_user: Callable[..., Any], password: str
+) -> None:
+    desk.book(desk.petya, 9)
+    desk.book(desk.anna, 10)
+    confirmations_generate(actor=None, organisation=desk.org, day=desk.call_day)
+    petya_id = WorklistItem.objects.get(appointment__patient=desk.petya).pk
+    anna_id = WorklistItem.objects.get(appointment__patient=desk.anna).pk
+    colleague = make_user(Role.REGISTRAR, organisation=desk.org, email="rita@example.org", full_name="Rita Registrar")
+
+    watcher = browser_page()
+    log_in(watcher, colleague.email or "", password)
+    watcher.goto(f"/frontdesk/confirmations/?date={desk.call_day}")
+    expect(watcher.locator("#fd-live")).to_have_attribute("data-live", f"frontdesk:{desk.org.pk}")
+    watcher.evaluate("window.sameDocument = true")  # gone if the page reloads
+    watched_petya = watcher.locator(f"#item-{petya_id}")
+    expect(watched_petya).to_have_attribute("data-state", "open")
+
+    caller = browser_page()
+    log_in(caller, desk.registrar.email or "", password)
+    caller.goto(f"/frontdesk/confirmations/?date={desk.call_day}")
+    caller.locator(f"#item-{petya_id}").get_by_role("button", name="Confirmed").click()
+    # Well within the fallback poll (30 s): the socket brought it.
+    expect(watched_petya).to_have_attribute("data-outcome", "confirmed", timeout=4000)
+
+    # The watcher starts writing a call-back time on Anna's row: a change meanwhile waits until the form is closed.
+    watched_anna = watcher.locator(f"#item-{anna_id}")
+    watched_anna.locator("details[data-key=b] summary").click()
+    caller.locator(f"#item-{anna_id}").get_by_role("button", name="No answer").click()
+    expect(caller.locator(f"#item-{anna_id}")).to_have_attribute("data-outcome", "no_answer")
+    watcher.wait_for_timeout(2000)
+    expect(watched_anna).not_to_have_attribute("data-outcome", "no_answer")
+    watched_anna.locator("details[data-key=b] summary").click()  # closed without saving
+    expect(watched_anna).to_have_attribute("data-outcome", "no_answer", timeout=4000)
+    assert watcher.evaluate("window.sameDocument") is True

@@ -44,6 +44,20 @@ def test_the_board_shows_the_days_progress(desk: Desk, item: WorklistItem, login
     assert 'data-total="1"' in panel.content.decode()
 
 
+def test_the_lists_reload_their_live_part_only(desk: Desk, item: WorklistItem, login_client: Login) -> None:
+    client = login_client(desk.registrar)
+    for url in ("/frontdesk/confirmations/", "/frontdesk/waitlist/"):
+        page = client.get(f"{url}?date={desk.call_day}").content.decode()
+        assert 'id="fd-live"' in page and "frontdesk/board.js" in page
+        assert f'hx-get="{url}?date={desk.call_day}&amp;panel=1"' in page
+        panel = client.get(f"{url}?date={desk.call_day}&panel=1").content.decode()
+        assert "<html" not in panel and 'class="fd-list"' in panel
+    panel = client.get(f"/frontdesk/confirmations/?date={desk.call_day}&panel=1").content.decode()
+    assert f'id="item-{item.pk}"' in panel
+    waiting = client.get(f"/frontdesk/waitlist/?date={desk.call_day}&panel=1").content.decode()
+    assert "Put a patient on the waiting list" not in waiting  # the form being typed in stays as it is
+
+
 def test_the_confirmation_list_has_keyboard_outcome_buttons(
     desk: Desk, item: WorklistItem, login_client: Login
 ) -> None:

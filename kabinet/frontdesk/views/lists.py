@@ -43,6 +43,15 @@ def _require_work(request: HttpRequest, organisation: Organisation) -> None:
         raise NotAllowed()
 
 
+def _panel(request: HttpRequest) -> bool:
+    """`?panel=1`: only the list's live part, fetched again by board.js when the clinic's worklists change."""
+    return request.GET.get("panel") == "1"
+
+
+def _panel_query(day: Any) -> str:
+    return urlencode({"date": day.isoformat(), "panel": "1"})
+
+
 def _common(request: HttpRequest, organisation: Organisation) -> dict[str, Any]:
     cancel, refusal = reason_choices(organisation)
     return {
@@ -93,7 +102,10 @@ def worklist_page(request: HttpRequest, organisation: Organisation, kind: str) -
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "open_count": sum(1 for i in items if i.is_open),
+        "panel_query": _panel_query(day),
     }
+    if _panel(request):
+        return render(request, "frontdesk/_worklist_panel.html", context)
     if kind == Kind.RECALL:
         context["rules"] = selectors.recall_rules(user=request.user, organisation=organisation)
     return render(request, "frontdesk/worklist.html", context)
@@ -198,12 +210,15 @@ def _waitlist_context(
         "entries": selectors.waitlist_entries(user=request.user, organisation=organisation),
         "form": form,
         "chosen_patient": patient,
+        "panel_query": _panel_query(day),
     }
 
 
 @require_GET
 @staff_page
 def waitlist_page(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    if _panel(request):
+        return render(request, "frontdesk/_waitlist_panel.html", _waitlist_context(request, organisation))
     return render(request, "frontdesk/waitlist.html", _waitlist_context(request, organisation))
 
 

@@ -193,6 +193,16 @@ def medication_stopped(w: World) -> bool:
     return Medication.objects.get(pk=w.extra["medication"].pk).stopped_on is not None
 
 
+def medication_erroneous(w: World) -> bool:
+    from kabinet.records.models import Medication
+
+    return Medication.objects.get(pk=w.extra["medication"].pk).is_erroneous
+
+
+def erroneous_reason(w: World) -> dict[str, Any]:
+    return {f"erroneous-medication-{w.extra['medication'].pk}-reason": "wrong patient"}
+
+
 def pair_removed(w: World) -> bool:
     from kabinet.records.models import PhotoPair
 
@@ -537,6 +547,10 @@ OBJECT_ROUTES: dict[str, Rule] = {
     "records:medical_add": post(medical_add, CLINICAL_STAFF, data=lambda w: {"diagnosis-text": "Acne"}),
     "records:medical_edit": post(medication_edit, CLINICAL_STAFF),
     "records:medication_stop": post(medication, CLINICAL_STAFF, effect=medication_stopped),
+    # entered in error: administrators, doctors and the author (here a doctor) — so every clinical actor.
+    "records:medical_erroneous": post(
+        medication_edit, CLINICAL_STAFF, data=erroneous_reason, effect=medication_erroneous
+    ),
     "records:photo_pair_add": post(patient, CLINICAL_STAFF, data=two_photos),
     "records:photo_pair_remove": post(photo_pair, CLINICAL_STAFF, effect=pair_removed),
     # billing: every staff member reads invoices, the desk bills and takes money, administrators edit prices;
@@ -615,6 +629,9 @@ API_OPERATIONS: dict[str, Rule] = {
     "DELETE /api/v1/patients/segments/{segment_id}": Rule(segment, STAFF, "DELETE", effect=segment_gone),
     "GET /api/v1/patients/{patient_id}/documents": Rule(patient, STAFF | PATIENT_SIDE),
     "GET /api/v1/patients/{patient_id}/medical": Rule(patient, CLINICAL_STAFF | PATIENT_SIDE),
+    "POST /api/v1/patients/{patient_id}/medical/{kind}/{entry_id}/mark-erroneous": Rule(
+        medication_edit, CLINICAL_STAFF, "POST", lambda w: {"reason": "wrong patient"}, effect=medication_erroneous
+    ),
     "POST /api/v1/patients/{patient_id}/documents": Rule(patient, CLINICAL_STAFF | PATIENT_SIDE, "POST", a_png),
     "GET /api/v1/documents/{document_id}": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),
     "GET /api/v1/documents/{document_id}/file": Rule(document, UPLOAD_STAFF_READERS | PATIENT_SIDE),

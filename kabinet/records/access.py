@@ -8,6 +8,8 @@
   contracts and consents).
 - "Entered in error": an administrator, a doctor, or the document's author. Deleting (soft, with a reason): an
   administrator, or a doctor who wrote the document.
+- A medical entry (medication, diagnosis, procedure, doctor's note) "entered in error": likewise an administrator,
+  a doctor, or its author while they still hold a clinical role.
 - Sharing a document with another doctor: administrators and doctors who can see it.
 - Patients (and the proxies of their wards) read their own documents and upload photos and documents; they
   change nothing else.
@@ -22,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q
 from kabinet.core import permissions
 from kabinet.core.exceptions import NotAllowed
 from kabinet.core.models import STAFF_ROLES, Role
-from kabinet.records.models import ADMINISTRATIVE_KINDS, Document, DocumentShare
+from kabinet.records.models import ADMINISTRATIVE_KINDS, ClinicalEntry, Document, DocumentShare
 
 CLINICAL_ROLES = frozenset({Role.ADMIN, Role.DOCTOR, Role.NURSE})
 ADMINISTRATIVE_WRITE_ROLES = CLINICAL_ROLES | {Role.REGISTRAR}
@@ -116,3 +118,11 @@ def can_write_medical(user: Any, organisation_id: int) -> bool:
 def require_write_medical(user: Any, organisation_id: int) -> None:
     if not can_write_medical(user, organisation_id):
         raise NotAllowed()
+
+
+def can_mark_medical_erroneous(user: Any, entry: ClinicalEntry) -> bool:
+    """As for documents: administrators, doctors and the entry's author (a nurse marks only her own entries)."""
+    roles = permissions.roles_in(user, entry.organisation_id)
+    if roles & ERRONEOUS_ROLES:
+        return True
+    return bool(roles & CLINICAL_ROLES) and entry.author_id == getattr(user, "pk", None)

@@ -1,5 +1,5 @@
 """Documents API: a patient's documents (list, upload), one document with its versions, its file, mark as entered in
-error, delete.
+error, delete. Medical data: a patient's medical record, and marking one of its entries as entered in error.
 
 Staff see their organisations' documents by role; a patient's token sees their own and their wards' documents and
 may upload photos and PDFs for them. Anything outside the caller's scope is 404, never a hint that it exists.
@@ -9,7 +9,7 @@ Files: 413 `file_too_large`, 422 `file_refused` (or a more precise code, e.g. `a
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -19,8 +19,8 @@ from pydantic import Field
 
 from kabinet.core.exceptions import NotFound
 from kabinet.patients.selectors import own_patient_ids, patient_get
-from kabinet.records import selectors, services
-from kabinet.records.models import Document, DocumentKind, DocumentVersion
+from kabinet.records import medical, selectors, services
+from kabinet.records.models import ClinicalEntry, Document, DocumentKind, DocumentVersion
 from kabinet.records.serving import file_response
 
 router = Router(tags=["documents"])
@@ -192,34 +192,36 @@ def delete_document(request: HttpRequest, document_id: int, payload: ReasonIn) -
 # --- medical data ------------------------------------------------------------------------------------------------
 
 
-class MedicationOut(Schema):
+class ClinicalEntryOut(Schema):
     id: int
+    status: str = Field(..., description="active or erroneous (entered in error: kept, struck through, not counted)")
+    status_reason: str = Field(..., description="Why it was marked as entered in error")
+
+
+class MedicationOut(ClinicalEntryOut):
     name: str
     dose: str
     started_on: date | None
     ends_on: date | None
     stopped_on: date | None
     stop_reason: str
-    current: bool
+    current: bool = Field(..., description="Taken now: not stopped, not ended and not entered in error")
 
 
-class DiagnosisOut(Schema):
-    id: int
+class DiagnosisOut(ClinicalEntryOut):
     text: str
     diagnosed_on: date
     doctor: str
 
 
-class ProcedureOut(Schema):
-    id: int
+class ProcedureOut(ClinicalEntryOut):
     name: str
     performed_on: date
     doctor: str
     note: str
 
 
-class ClinicalNoteOut(Schema):
-    id: int
+class ClinicalNoteOut(ClinicalEntryOut):
     written_on: date
     author: str
     complaint: str
@@ -238,15 +240,31 @@ class PhotoPairOut(Schema):
 class MedicalOut(Schema):
     patient: int
     allergies: str
-    medications: list[MedicationOut] = Field(..., description="Current ones first, then past ones")
-    diagnoses: list[DiagnosisOut]
+    medications: list[MedicationOut] = Field(
+        ..., description="Current ones first, then past ones, then those entered in error"
+    )
+    diagnoses: list[DiagnosisOut] = Field(..., description="Active ones first, then those entered in error")
     procedures: list[ProcedureOut]
     notes: list[ClinicalNoteOut]
     photo_pairs: list[PhotoPairOut]
 
 
+class MedicalEntryStatusOut(Schema):
+    id: int
+    patient: int
+    kind: str = Field(..., description="medication, diagnosis, procedure or note")
+    status: str
+    status_reason: str
+    status_changed_at: datetime | None
+    status_changed_by: str
+
+
 def _name(user: Any) -> str:
     return str(user) if user is not None else ""
+
+
+def _status(entry: ClinicalEntry) -> dict[str, Any]:
+    return {"id": entry.pk, "status": entry.status, "status_reason": entry.status_reason}
 
 
 @router.get(
@@ -266,7 +284,7 @@ def get_medical(request: HttpRequest, patient_id: int) -> Any:
         "allergies": patient.allergies,
         "medications": [
             {
-                "id": m.pk,
+                **_status(m),
                 "name": m.name,
                 "dose": m.dose,
                 "started_on": m.started_on,
@@ -275,16 +293,25 @@ def get_medical(request: HttpRequest, patient_id: int) -> Any:
                 "stop_reason": m.stop_reason,
                 "current": current,
             }
-            for current, rows in ((True, record.current_medications), (False, record.past_medications))
+            for current, rows in (
+                (True, record.current_medications),
+                (False, record.past_medications),
+                (False, record.erroneous_medications),
+            )
             for m in rows
         ],
         "diagnoses": [
-            {"id": d.pk, "text": d.text, "diagnosed_on": d.diagnosed_on, "doctor": _name(d.doctor and d.doctor.user)}
+            {
+                **_status(d),
+                "text": d.text,
+                "diagnosed_on": d.diagnosed_on,
+                "doctor": _name(d.doctor and d.doctor.user),
+            }
             for d in record.diagnoses
         ],
         "procedures": [
             {
-                "id": p.pk,
+                **_status(p),
                 "name": p.name,
                 "performed_on": p.performed_on,
                 "doctor": _name(p.doctor and p.doctor.user),
@@ -294,7 +321,7 @@ def get_medical(request: HttpRequest, patient_id: int) -> Any:
         ],
         "notes": [
             {
-                "id": n.pk,
+                **_status(n),
                 "written_on": n.written_on,
                 "author": _name(n.author),
                 "complaint": n.complaint,
@@ -307,4 +334,34 @@ def get_medical(request: HttpRequest, patient_id: int) -> Any:
             {"id": p.pk, "label": p.label, "before": p.before_id, "after": p.after_id, "created_at": p.created_at}
             for p in record.pairs
         ],
+    }
+
+
+@router.post(
+    "/patients/{patient_id}/medical/{kind}/{entry_id}/mark-erroneous",
+    response=MedicalEntryStatusOut,
+    summary="Mark a medical entry as entered in error, with a reason (administrators, doctors, the author)",
+    description=(
+        "The entry stays in the record with status `erroneous` and the reason; a medication entered in error is no "
+        "longer current, and the entry cannot be edited any more. 409 `entry_erroneous` when it already is; 422 "
+        "without a reason; 403 for other staff of the clinic; 404 for anyone else or an entry of another patient."
+    ),
+)
+def mark_medical_erroneous(
+    request: HttpRequest,
+    patient_id: int,
+    kind: Literal["medication", "diagnosis", "procedure", "note"],
+    entry_id: int,
+    payload: ReasonIn,
+) -> Any:
+    patient = patient_get(user=request.user, patient_id=patient_id)
+    model = medical.ENTRY_KINDS[kind][0]
+    entry = selectors.medical_entry_get(user=request.user, model=model, entry_id=entry_id, patient=patient)
+    entry = medical.medical_entry_mark_erroneous(actor=request.user, entry=entry, reason=payload.reason)
+    return {
+        **_status(entry),
+        "patient": entry.patient_id,
+        "kind": kind,
+        "status_changed_at": entry.status_changed_at,
+        "status_changed_by": _name(entry.status_changed_by),
     }

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kabinet.patients import cards
 from kabinet.records import access, selectors
-from kabinet.records.forms import AllergiesForm, MedicalEntryForm, MedicationStopForm, PhotoPairForm
+from kabinet.records.forms import AllergiesForm, MedicalEntryForm, MedicationStopForm, PhotoPairForm, ReasonForm
 from kabinet.records.medical import ENTRY_KINDS, kind_of
 
 
@@ -43,8 +43,9 @@ def _edit_initial(entry: Any) -> dict[str, Any]:
 
 def medical_context(user: Any, patient: Any, bound: dict[str, Form] | None = None) -> dict[str, Any] | None:
     """What the Medical tab (records/_medical.html) shows: the record, and for writers the forms (add per kind,
-    edit and stop per entry, allergies); `bound` replaces a form by the one that failed, by name ("medication",
-    "medication-12", "stop-12", "allergies"). None for readers without a clinical role."""
+    edit, stop and "entered in error" per active entry, allergies); `bound` replaces a form by the one that failed,
+    by name ("medication", "medication-12", "stop-12", "erroneous-medication-12", "allergies"). None for readers
+    without a clinical role."""
     if not access.can_read_medical(user, patient.organisation_id):
         return None
     record = selectors.medical_record(user=user, patient=patient)
@@ -69,10 +70,15 @@ def medical_context(user: Any, patient: Any, bound: dict[str, Form] | None = Non
         *record.notes,
     ]
     for entry in entries:
+        if entry.is_erroneous:  # stays as it was: no edit, no second marking
+            continue
         key = f"{kind_of(entry)}-{entry.pk}"
         entry.edit_form = bound.get(key) or MedicalEntryForm(
             kind=kind_of(entry), doctors=doctors, prefix=key, initial=_edit_initial(entry)
         )
+        if access.can_mark_medical_erroneous(user, entry):
+            key = f"erroneous-{key}"
+            entry.erroneous_form = bound.get(key) or ReasonForm(prefix=key)
     current: list[Any] = record.current_medications
     for medication in current:
         key = f"stop-{medication.pk}"

@@ -1,10 +1,12 @@
 """Medical data use cases: add and edit medications, diagnoses, procedures and doctors' structured notes, stop a
-medication, set the allergies, pair two photos as before/after. Who may do it is in records.access (the clinical
-roles: administrators, doctors, nurses).
+medication, mark an entry as entered in error, set the allergies, pair two photos as before/after. Who may do it is
+in records.access (the clinical roles: administrators, doctors, nurses; "entered in error": administrators, doctors
+and the entry's author).
 
 Every change is audited against the entry (object "records.<model>") with the patient; additions (and a stopped
-medication) go to the patient's timeline under a neutral title: every desk role reads the timeline, and the desk
-roles do not read clinical data, so the title never carries the diagnosis or the medication's name.
+medication, and an entry entered in error) go to the patient's timeline under a neutral title: every desk role reads
+the timeline, and the desk roles do not read clinical data, so the title never carries the diagnosis, the
+medication's name or the reason.
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ from django.utils.translation import gettext_lazy
 
 from kabinet.audit.services import record, snapshot
 from kabinet.core import permissions
-from kabinet.core.exceptions import Conflict, Invalid
+from kabinet.core.exceptions import Conflict, Invalid, NotAllowed, NotFound
 from kabinet.core.models import Member, Role
 from kabinet.patients import services as patient_services
 from kabinet.patients.models import Patient, TimelineEntry
 from kabinet.records import access
 from kabinet.records.models import (
+    ClinicalEntry,
     ClinicalNote,
     Diagnosis,
     Document,
     DocumentKind,
-    MedicalEntry,
     Medication,
     PhotoPair,
     Procedure,
@@ -39,7 +41,7 @@ from kabinet.records.models import (
 REASON_MAX = 500
 
 # kind → (model, the fields a person fills in, the timeline title of an addition)
-ENTRY_KINDS: dict[str, tuple[type[MedicalEntry], tuple[str, ...], Any]] = {
+ENTRY_KINDS: dict[str, tuple[type[ClinicalEntry], tuple[str, ...], Any]] = {
     "medication": (Medication, ("name", "dose", "started_on", "ends_on"), gettext_lazy("Medication added")),
     "diagnosis": (Diagnosis, ("text", "diagnosed_on", "doctor"), gettext_lazy("Diagnosis added")),
     "procedure": (
@@ -49,13 +51,20 @@ ENTRY_KINDS: dict[str, tuple[type[MedicalEntry], tuple[str, ...], Any]] = {
     ),
     "note": (ClinicalNote, ("written_on", "complaint", "findings", "plan"), gettext_lazy("Doctor's note added")),
 }
+# The timeline line of an entry marked as entered in error: the kind, never the content nor the reason.
+_ERRONEOUS_TITLES = {
+    "medication": gettext_lazy("Medication marked as entered in error"),
+    "diagnosis": gettext_lazy("Diagnosis marked as entered in error"),
+    "procedure": gettext_lazy("Procedure marked as entered in error"),
+    "note": gettext_lazy("Doctor's note marked as entered in error"),
+}
 # Entries dated in the past or today only: what was diagnosed, performed or written.
 _NOT_IN_FUTURE = {"diagnosis": "diagnosed_on", "procedure": "performed_on", "note": "written_on"}
 # The text that names the entry: required.
 _REQUIRED = {"medication": "name", "diagnosis": "text", "procedure": "name"}
 
 
-def kind_of(entry: MedicalEntry) -> str:
+def kind_of(entry: ClinicalEntry) -> str:
     return next(kind for kind, (model, _fields, _title) in ENTRY_KINDS.items() if isinstance(entry, model))
 
 
@@ -103,7 +112,7 @@ def _cleaned(fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _validate(kind: str, entry: MedicalEntry) -> None:
+def _validate(kind: str, entry: ClinicalEntry) -> None:
     errors: dict[str, list[str]] = {}
     required = _REQUIRED.get(kind)
     if required and not getattr(entry, required):
@@ -128,7 +137,7 @@ def _validate(kind: str, entry: MedicalEntry) -> None:
         raise Invalid(errors=errors)
 
 
-def medical_entry_add(*, actor: Any, patient: Patient, kind: str, data: dict[str, Any]) -> MedicalEntry:
+def medical_entry_add(*, actor: Any, patient: Patient, kind: str, data: dict[str, Any]) -> ClinicalEntry:
     """Add a medication, diagnosis, procedure or doctor's note (`kind`) to the patient's record (clinical roles).
     A diagnosis or procedure without a doctor gets the author when the author is a doctor. Audited with the
     values; the timeline gets a neutral line ("Diagnosis added")."""
@@ -159,9 +168,14 @@ def medical_entry_add(*, actor: Any, patient: Patient, kind: str, data: dict[str
     return entry
 
 
-def medical_entry_update(*, actor: Any, entry: MedicalEntry, data: dict[str, Any]) -> MedicalEntry:
+def _entered_in_error() -> Conflict:
+    return Conflict(_("This entry was entered in error and cannot be changed."), code="entry_erroneous")
+
+
+def medical_entry_update(*, actor: Any, entry: ClinicalEntry, data: dict[str, Any]) -> ClinicalEntry:
     """Correct an entry (clinical roles): only the given fields change; audited with before/after of the changed
-    ones. A stopped medication's stop is changed by stopping it, not here."""
+    ones. A stopped medication's stop is changed by stopping it, not here; an entry entered in error is not changed
+    any more (a conflict)."""
     access.require_write_medical(actor, entry.organisation_id)
     kind = kind_of(entry)
     model, fields, _title = ENTRY_KINDS[kind]
@@ -170,6 +184,8 @@ def medical_entry_update(*, actor: Any, entry: MedicalEntry, data: dict[str, Any
         values["doctor"] = _doctor(actor, entry.organisation_id, values["doctor"]) if values["doctor"] else None
     with transaction.atomic():
         locked = model._default_manager.select_for_update().get(pk=entry.pk)
+        if locked.is_erroneous:
+            raise _entered_in_error()
         changed = [
             name
             for name, value in values.items()
@@ -198,12 +214,14 @@ def medication_stop(
     *, actor: Any, medication: Medication, stopped_on: date | None = None, reason: str = ""
 ) -> Medication:
     """Stop a medication (clinical roles) on a day (today by default, not before it was started); it moves from the
-    current medications to the past ones. Stopping a stopped medication is a conflict."""
+    current medications to the past ones. Stopping a stopped medication, or one entered in error, is a conflict."""
     access.require_write_medical(actor, medication.organisation_id)
     stopped_on = stopped_on or timezone.localdate()
     reason = " ".join((reason or "").split())[:REASON_MAX]
     with transaction.atomic():
         locked = Medication.objects.select_for_update().select_related("patient__organisation").get(pk=medication.pk)
+        if locked.is_erroneous:
+            raise _entered_in_error()
         if locked.stopped_on is not None:
             raise Conflict(_("This medication is already stopped."), code="medication_stopped")
         if locked.started_on and stopped_on < locked.started_on:
@@ -221,6 +239,44 @@ def medication_stop(
             after={"stopped_on": stopped_on, "reason": reason},
         )
         _timeline(locked.patient, actor, gettext_lazy("Medication stopped"), locked)
+    return locked
+
+
+def medical_entry_mark_erroneous(*, actor: Any, entry: ClinicalEntry, reason: str) -> ClinicalEntry:
+    """Mark a medication, diagnosis, procedure or doctor's note as entered in error, with a reason (required).
+
+    As for documents, administrators, doctors and the entry's author (in a clinical role) may do it; other staff of
+    the clinic are refused (NotAllowed), anyone else never learns the entry exists (NotFound). The entry stays
+    listed, struck through with the reason; an erroneous medication is no longer current, and the entry cannot be
+    edited or marked again (a conflict). Audited with before/after; the timeline gets a neutral line."""
+    if not permissions.is_staff_of(actor, entry.organisation_id):
+        raise NotFound()
+    if not access.can_mark_medical_erroneous(actor, entry):
+        raise NotAllowed()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise Invalid(errors={"reason": [_("Enter the reason.")]})
+    reason = reason[:REASON_MAX]
+    kind = kind_of(entry)
+    model = ENTRY_KINDS[kind][0]
+    with transaction.atomic():
+        locked = model._default_manager.select_for_update().select_related("patient__organisation").get(pk=entry.pk)
+        if locked.is_erroneous:
+            raise Conflict(_("This entry is already marked as entered in error."), code="entry_erroneous")
+        locked.status = ClinicalEntry.Status.ERRONEOUS
+        locked.status_reason = reason
+        locked.status_changed_at = timezone.now()
+        locked.status_changed_by = actor
+        locked.save(update_fields=["status", "status_reason", "status_changed_at", "status_changed_by", "updated_at"])
+        record(
+            actor=actor,
+            action=f"medical.{kind}_marked_erroneous",
+            obj=locked,
+            patient=locked.patient_id,
+            before={"status": ClinicalEntry.Status.ACTIVE},
+            after={"status": locked.status, "reason": reason},
+        )
+        _timeline(locked.patient, actor, _ERRONEOUS_TITLES[kind], locked)
     return locked
 
 

@@ -23,7 +23,7 @@ from kabinet.core.models import Organisation
 from kabinet.patients.models import Patient
 from kabinet.patients.selectors import patient_get
 from kabinet.records import access, cards, medical, selectors
-from kabinet.records.forms import AllergiesForm, MedicalEntryForm, MedicationStopForm, PhotoPairForm
+from kabinet.records.forms import AllergiesForm, MedicalEntryForm, MedicationStopForm, PhotoPairForm, ReasonForm
 from kabinet.records.models import Medication, PhotoPair
 from kabinet.records.views import _apply, card_url
 
@@ -113,6 +113,31 @@ def medical_edit(
         form=form,
         action=lambda: medical.medical_entry_update(actor=request.user, entry=entry, data=form.values()),
         done=_("The entry was saved."),
+        bound=_medical(request, prefix),
+    )
+
+
+@require_POST
+@staff_page
+def medical_erroneous(
+    request: HttpRequest, organisation: Organisation, patient_id: int, kind: str, entry_id: int
+) -> HttpResponse:
+    patient = _patient(request, organisation, patient_id)
+    if kind not in medical.ENTRY_KINDS:
+        raise NotFound()
+    model = medical.ENTRY_KINDS[kind][0]
+    entry = selectors.medical_entry_get(user=request.user, model=model, entry_id=entry_id, patient=patient)
+    prefix = f"erroneous-{kind}-{entry.pk}"
+    form = ReasonForm(request.POST, prefix=prefix)
+    return _answer(
+        request,
+        patient,
+        tab="medical",
+        form=form,
+        action=lambda: medical.medical_entry_mark_erroneous(
+            actor=request.user, entry=entry, reason=form.cleaned_data["reason"]
+        ),
+        done=_("The entry is marked as entered in error."),
         bound=_medical(request, prefix),
     )
 

@@ -316,8 +316,33 @@ class MedicalEntry(models.Model):
         abstract = True
 
 
-class Medication(MedicalEntry):
-    """A medication the patient takes (or took): current while not stopped and its end date is not past."""
+class ClinicalEntry(MedicalEntry):
+    """A medical entry that can be marked as entered in error (as a document can): it stays listed, struck through
+    with the reason, and no longer counts (an erroneous medication is not current) nor can be edited. Before/after
+    pairs are not clinical entries: a wrong pairing is simply removed."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        ERRONEOUS = "erroneous", _("entered in error")
+
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_erroneous(self) -> bool:
+        return self.status == self.Status.ERRONEOUS
+
+
+class Medication(ClinicalEntry):
+    """A medication the patient takes (or took): current while not stopped, its end date not past and not entered in
+    error."""
 
     name = models.CharField(_("medication"), max_length=200)
     dose = models.CharField(_("dose"), max_length=200, blank=True, help_text=_("e.g. 5 mg once a day"))
@@ -336,13 +361,15 @@ class Medication(MedicalEntry):
         return self.name
 
     def is_current(self, today: date | None = None) -> bool:
+        if self.is_erroneous:
+            return False
         today = today or timezone.localdate()
         if self.stopped_on is not None and self.stopped_on <= today:
             return False
         return self.ends_on is None or self.ends_on >= today
 
 
-class Diagnosis(MedicalEntry):
+class Diagnosis(ClinicalEntry):
     """A diagnosis as free text (coded diagnoses come later), with the day it was made and the doctor."""
 
     text = models.CharField(_("diagnosis"), max_length=500)
@@ -361,7 +388,7 @@ class Diagnosis(MedicalEntry):
         return self.text[:50]
 
 
-class Procedure(MedicalEntry):
+class Procedure(ClinicalEntry):
     """A procedure performed on the patient: what (a service's name or free text), when, by whom, and a note."""
 
     name = models.CharField(_("procedure"), max_length=200)
@@ -383,7 +410,7 @@ class Procedure(MedicalEntry):
         return self.name
 
 
-class ClinicalNote(MedicalEntry):
+class ClinicalNote(ClinicalEntry):
     """A doctor's structured note: the complaint, the findings and the plan."""
 
     written_on = models.DateField(_("date"), default=timezone.localdate)

@@ -452,7 +452,8 @@ class MedicalRecord:
     patient: Patient
     current_medications: list[Medication]
     past_medications: list[Medication]
-    diagnoses: list[Diagnosis]
+    erroneous_medications: list[Medication]  # entered in error: neither current nor past, listed struck through
+    diagnoses: list[Diagnosis]  # active ones first (newest first), then those entered in error
     procedures: list[Procedure]
     notes: list[ClinicalNote]
     photos: list[Document]  # the patient's photo documents the reader may see, newest first
@@ -469,7 +470,9 @@ def medical_record(*, user: Any, patient: Patient, audit: bool = True) -> Medica
     """The patient's medications, diagnoses, procedures, doctors' notes, photos and before/after pairs.
 
     Staff of the patient's clinic in a clinical role (records.access), and the patient (or the proxy of a ward);
-    other staff of that clinic get NotAllowed, everyone else NotFound. Audited as a read ("medical.viewed"). Seven
+    other staff of that clinic get NotAllowed, everyone else NotFound. Entries entered in error stay in the record
+    (their status says so): a medication entered in error is neither current nor past, a diagnosis entered in error
+    comes after the active ones. Audited as a read ("medical.viewed"). Seven
     queries, whatever the number of entries; cached on the patient object, so the card's Medical and Photos tabs
     share one read."""
     cached = getattr(patient, "_records_medical", None)
@@ -495,15 +498,17 @@ def medical_record(*, user: Any, patient: Patient, audit: bool = True) -> Medica
         if pair.before_id in visible and pair.after_id in visible:
             pair.before, pair.after = visible[pair.before_id], visible[pair.after_id]
             pairs.append(pair)
+    diagnoses = Diagnosis.objects.filter(patient=patient).select_related("doctor__user", "author")
     result = MedicalRecord(
         patient=patient,
         current_medications=[m for m in medications if m.is_current(today)],
         past_medications=sorted(
-            (m for m in medications if not m.is_current(today)),
+            (m for m in medications if not m.is_erroneous and not m.is_current(today)),
             key=lambda m: m.stopped_on or m.ends_on or date.min,
             reverse=True,
         ),
-        diagnoses=list(Diagnosis.objects.filter(patient=patient).select_related("doctor__user", "author")),
+        erroneous_medications=[m for m in medications if m.is_erroneous],
+        diagnoses=sorted(diagnoses, key=lambda d: d.is_erroneous),
         procedures=list(Procedure.objects.filter(patient=patient).select_related("doctor__user", "author")),
         notes=list(ClinicalNote.objects.filter(patient=patient).select_related("author")),
         photos=photos,

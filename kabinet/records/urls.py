@@ -29,6 +29,11 @@ urlpatterns = [
         medical_views.medical_edit,
         name="medical_edit",
     ),
+    path(
+        "patients/<int:patient_id>/medical/<slug:kind>/<int:entry_id>/erroneous/",
+        medical_views.medical_erroneous,
+        name="medical_erroneous",
+    ),
     path("patients/<int:patient_id>/photos/pairs/", medical_views.photo_pair_add, name="photo_pair_add"),
     path(
         "patients/<int:patient_id>/photos/pairs/<int:pair_id>/delete/",

@@ -7,13 +7,15 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kabinet.audit.models import AuditEvent
 from kabinet.core.exceptions import Conflict, Invalid, NotAllowed, NotFound
+from kabinet.core.models import Role
 from kabinet.patients.models import TimelineEntry
 from kabinet.records import medical, selectors, services
 from kabinet.records.models import Diagnosis, DocumentKind, Medication, PhotoPair
+from tests.factories import UserFactory, member
 from tests.records import corpus
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +209,104 @@ def test_a_pair_with_a_photo_the_reader_may_not_see_is_not_shown(rec) -> None:
     medical.photo_pair_add(actor=rec.admin, patient=rec.patient, before=sent, after=taken, label="Rash")
     assert len(selectors.medical_record(user=rec.admin, patient=rec.patient).pairs) == 1
     assert selectors.medical_record(user=rec.nurse, patient=rec.patient).pairs == []
+
+
+# --- entered in error ----------------------------------------------------------------------------------------------
+
+
+def test_marking_an_entry_as_entered_in_error_keeps_it_audited_with_a_neutral_timeline_line(rec) -> None:
+    entry = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="diagnosis", data={"text": "Lupus"})
+    marked = medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=entry, reason="  Wrong   patient ")
+    assert isinstance(marked, Diagnosis) and marked.is_erroneous
+    entry.refresh_from_db()
+    assert entry.status == Diagnosis.Status.ERRONEOUS and entry.status_reason == "Wrong patient"
+    assert entry.status_changed_by == rec.doctor and entry.status_changed_at is not None
+    event = AuditEvent.objects.get(action="medical.diagnosis_marked_erroneous")
+    assert event.object_type == "records.diagnosis" and event.object_id == str(entry.pk)
+    assert event.patient_id == rec.patient.pk and event.actor == rec.doctor
+    assert event.before == {"status": "active"} and event.after == {"status": "erroneous", "reason": "Wrong patient"}
+    line = TimelineEntry.objects.get(kind=TimelineEntry.Kind.MEDICAL, title="Diagnosis marked as entered in error")
+    assert line.ref_type == "records.diagnosis" and line.ref_id == str(entry.pk)
+    assert "Lupus" not in line.title + line.body and "Wrong patient" not in line.title + line.body  # the desk reads it
+    record = selectors.medical_record(user=rec.doctor, patient=rec.patient)
+    assert record.diagnoses == [entry]  # still listed, with its status
+
+
+def test_the_reason_is_required_and_nothing_changes_without_it(rec) -> None:
+    entry = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="note", data={"plan": "Retinoid"})
+    with pytest.raises(Invalid) as refused:
+        medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=entry, reason=" \n ")
+    assert refused.value.errors == {"reason": ["Enter the reason."]}
+    entry.refresh_from_db()
+    assert not entry.is_erroneous and entry.status_reason == ""
+    assert not AuditEvent.objects.filter(action="medical.note_marked_erroneous").exists()
+
+
+def test_marking_twice_is_a_conflict_and_an_erroneous_entry_cannot_be_edited_or_stopped(rec) -> None:
+    entry = medical.medical_entry_add(actor=rec.nurse, patient=rec.patient, kind="medication", data={"name": "Zinc"})
+    assert isinstance(entry, Medication)
+    medical.medical_entry_mark_erroneous(actor=rec.admin, entry=entry, reason="Other patient's drug")
+    with pytest.raises(Conflict) as again:
+        medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=entry, reason="Duplicate")
+    assert again.value.code == "entry_erroneous"
+    for language, text in (
+        ("ru", "Эта запись уже отмечена как внесённая ошибочно."),
+        ("bg", "Този запис вече е отбелязан като въведен погрешно."),
+    ):
+        with translation.override(language), pytest.raises(Conflict) as translated:
+            medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=entry, reason="Duplicate")
+        assert str(translated.value.message) == text
+    with pytest.raises(Conflict) as edit:
+        medical.medical_entry_update(actor=rec.doctor, entry=entry, data={"dose": "50 mg"})
+    assert edit.value.code == "entry_erroneous"
+    with pytest.raises(Conflict):
+        medical.medication_stop(actor=rec.doctor, medication=entry)
+    entry.refresh_from_db()
+    assert entry.status_reason == "Other patient's drug" and entry.dose == "" and entry.stopped_on is None
+    assert AuditEvent.objects.filter(action="medical.medication_marked_erroneous").count() == 1
+
+
+def test_an_erroneous_medication_is_not_current_and_erroneous_diagnoses_come_after_the_active_ones(rec) -> None:
+    wrong = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="medication", data={"name": "A"})
+    right = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="medication", data={"name": "B"})
+    older = medical.medical_entry_add(
+        actor=rec.doctor,
+        patient=rec.patient,
+        kind="diagnosis",
+        data={"text": "Acne", "diagnosed_on": timezone.localdate() - timedelta(days=10)},
+    )
+    newer = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="diagnosis", data={"text": "Rosacea"})
+    medical.allergies_set(actor=rec.doctor, patient=rec.patient, allergies="Latex")
+    medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=wrong, reason="Typo")
+    medical.medical_entry_mark_erroneous(actor=rec.doctor, entry=newer, reason="Typo")
+    record = selectors.medical_record(user=rec.doctor, patient=rec.patient)
+    assert record.current_medications == [right] and record.past_medications == []
+    assert record.erroneous_medications == [wrong]
+    assert record.diagnoses == [older, newer] and not record.diagnoses[0].is_erroneous
+    rec.patient.refresh_from_db()
+    assert rec.patient.allergies == "Latex"  # allergies are not entries: untouched
+
+
+def test_who_may_mark_an_entry_as_entered_in_error(rec) -> None:
+    """As for documents: administrators, doctors and the author; not another nurse, not the desk, not another clinic
+    (which never learns the entry exists), not the patient."""
+
+    def fresh(author) -> Diagnosis:
+        entry = medical.medical_entry_add(actor=author, patient=rec.patient, kind="diagnosis", data={"text": "X"})
+        assert isinstance(entry, Diagnosis)
+        return entry
+
+    nurses_entry = fresh(rec.nurse)
+    other_nurse = UserFactory.create(email="olga@example.org")
+    member(other_nurse, rec.org, Role.NURSE)
+    for actor in (rec.registrar, rec.operator, other_nurse, rec.patient_user):
+        with pytest.raises(NotAllowed if actor != rec.patient_user else NotFound):
+            medical.medical_entry_mark_erroneous(actor=actor, entry=nurses_entry, reason="x")
+    with pytest.raises(NotFound):
+        medical.medical_entry_mark_erroneous(actor=rec.outsider, entry=nurses_entry, reason="x")
+    nurses_entry.refresh_from_db()
+    assert not nurses_entry.is_erroneous
+    medical.medical_entry_mark_erroneous(actor=rec.nurse, entry=nurses_entry, reason="Mine, wrong")  # the author
+    for actor in (rec.admin, rec.doctor, rec.other_doctor):
+        medical.medical_entry_mark_erroneous(actor=actor, entry=fresh(rec.nurse), reason="Wrong")
+    assert Diagnosis.objects.filter(status=Diagnosis.Status.ERRONEOUS).count() == 4

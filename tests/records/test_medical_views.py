@@ -152,3 +152,66 @@ def test_card_query_count_does_not_grow_with_medical_entries(rec, login_client) 
     for i in range(1, 5):
         add_one_of_each(i)
     assert count() == few
+
+
+def test_an_entry_is_marked_as_entered_in_error_from_the_card_and_shown_struck_through(rec, login_client) -> None:
+    entry = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="procedure", data={"name": "Peel"})
+    client = login_client(rec.doctor)
+    prefix = f"erroneous-procedure-{entry.pk}"
+    html = client.get(card(rec.patient)).content.decode()
+    url = reverse("records:medical_erroneous", args=[rec.patient.pk, "procedure", entry.pk])
+    assert f'hx-post="{url}"' in html and f'name="{prefix}-reason"' in html
+    refused = client.post(url, {f"{prefix}-reason": ""}, headers=HTMX).content.decode()
+    assert "This field is required." in refused and f'name="{prefix}-reason"' in refused
+    entry.refresh_from_db()
+    assert not entry.is_erroneous
+    response = client.post(url, {f"{prefix}-reason": "Recorded for the wrong visit"}, headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html and 'id="medical-record"' in html
+    assert "The entry is marked as entered in error." in html
+    assert f'class="medical-erroneous" data-entry="procedure-{entry.pk}"' in html
+    assert "Entered in error: Recorded for the wrong visit" in html
+    edit = reverse("records:medical_edit", args=[rec.patient.pk, "procedure", entry.pk])
+    assert f'hx-post="{edit}"' not in html and f'hx-post="{url}"' not in html  # no edit, no second marking
+    entry.refresh_from_db()
+    assert entry.is_erroneous and entry.status_reason == "Recorded for the wrong visit"
+    assert AuditEvent.objects.filter(action="medical.procedure_marked_erroneous", actor=rec.doctor).exists()
+    again = client.post(url, {f"{prefix}-reason": "Twice"})  # without JavaScript: the form with the conflict
+    assert again.status_code == 422 and "already marked as entered in error" in again.content.decode()
+    refused_edit = client.post(edit, {f"procedure-{entry.pk}-name": "Laser"})
+    assert refused_edit.status_code == 422 and "cannot be changed" in refused_edit.content.decode()
+
+
+def test_an_erroneous_medication_leaves_the_current_ones(rec, login_client) -> None:
+    entry = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="medication", data={"name": "Zinc"})
+    client = login_client(rec.admin)
+    url = reverse("records:medical_erroneous", args=[rec.patient.pk, "medication", entry.pk])
+    response = client.post(url, {f"erroneous-medication-{entry.pk}-reason": "Never prescribed"})
+    assert response.status_code == 302 and response["Location"].endswith("?tab=medical")
+    html = client.get(card(rec.patient)).content.decode()
+    assert "No current medications." in html and "Entered in error: Never prescribed" in html
+    assert 'data-list="erroneous-medications"' in html
+
+
+def test_who_sees_and_may_use_the_entered_in_error_action(rec, login_client) -> None:
+    mine = medical.medical_entry_add(actor=rec.nurse, patient=rec.patient, kind="note", data={"plan": "Cream"})
+    theirs = medical.medical_entry_add(actor=rec.doctor, patient=rec.patient, kind="note", data={"plan": "Laser"})
+    nurse = login_client(rec.nurse)
+    html = nurse.get(card(rec.patient)).content.decode()
+    assert f'name="erroneous-note-{mine.pk}-reason"' in html  # her own entry
+    assert f'name="erroneous-note-{theirs.pk}-reason"' not in html  # not the doctor's
+    url = reverse("records:medical_erroneous", args=[rec.patient.pk, "note", theirs.pk])
+    data = {f"erroneous-note-{theirs.pk}-reason": "Wrong"}
+    assert nurse.post(url, data).status_code == 403
+    assert login_client(rec.registrar).post(url, data).status_code == 403  # the desk does not see the tab
+    assert login_client(rec.outsider).post(url, data).status_code == 404  # another clinic
+    assert login_client(rec.patient_user).post(url, data).status_code == 403
+    other_patient = reverse("records:medical_erroneous", args=[rec.other_patient.pk, "note", theirs.pk])
+    assert login_client(rec.doctor).post(other_patient, data).status_code == 404  # not that patient's entry
+    unknown_kind = reverse("records:medical_erroneous", args=[rec.patient.pk, "photo", theirs.pk])
+    assert login_client(rec.doctor).post(unknown_kind, data).status_code == 404
+    theirs.refresh_from_db()
+    assert not theirs.is_erroneous
+    assert login_client(rec.doctor).post(url, data).status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.is_erroneous

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0002_medical_entries_and_photo_pairs'),
+        ('records', '0003_version_signature'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

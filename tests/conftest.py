@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.clinic",
     "tests.fixtures.http",
     "tests.fixtures.mail",
+    "tests.fixtures.websockets",
 ]
 
 

@@ -17,6 +17,7 @@ from kabinet.core import tenancy
 from kabinet.core.exceptions import Invalid, NotFound
 from kabinet.core.idempotency import run_once
 from kabinet.core.models import Organisation
+from kabinet.core.paging import page
 from kabinet.patients.models import Segment
 
 router = Router(tags=["campaigns"])
@@ -119,8 +120,7 @@ def list_campaigns(
     request: HttpRequest, response: HttpResponse, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)
 ) -> Any:
     campaigns = selectors.campaigns_of(user=request.user, organisation=_organisation(request))
-    response["X-Total-Count"] = str(campaigns.count())
-    return [_out(campaign) for campaign in campaigns[offset : offset + limit]]
+    return [_out(campaign) for campaign in page(response, campaigns, offset=offset, limit=limit)]
 
 
 @router.post(
@@ -214,8 +214,7 @@ def campaign_recipients(
 ) -> Any:
     campaign = _campaign(request, campaign_id)
     rows = selectors.campaign_recipients(campaign=campaign, state=filters.state)
-    response["X-Total-Count"] = str(rows.count())
-    return [_recipient(row) for row in rows[filters.offset : filters.offset + filters.limit]]
+    return [_recipient(row) for row in page(response, rows, offset=filters.offset, limit=filters.limit)]
 
 
 def _recipient(row: CampaignRecipient) -> dict[str, Any]:

@@ -213,35 +213,28 @@ def overdue(*, conversation: Any, level: str, recipients: list[Any]) -> int:
     return len(recipients)
 
 
-def video_started(*, conversation: Any, call: Any, actor: Any) -> None:
-    """The patient is called: a link to join, due now (who waits for a call wants no quiet hours)."""
-    context = _base(conversation.organisation, conversation.patient, conversation.doctor)
+def video_started(*, call: Any, actor: Any, conversation: Any = None, appointment: Any = None) -> None:
+    """The patient is called: a link to join, due now (who waits for a call wants no quiet hours). The call of a
+    `conversation`, or of a video visit (`appointment`): then in the visit's time zone, and worth joining until an
+    hour after the visit's end."""
+    if (conversation is None) == (appointment is None):
+        raise TypeError("video_started: give either a conversation or an appointment")
+    if appointment is not None:
+        source, doctor, key = appointment, appointment.practitioner, f"consult:visit:{appointment.pk}:video:{call.pk}"
+        zone, until = appointment.location.time_zone, max(call.started_at, appointment.end)
+    else:
+        source, doctor, key = conversation, conversation.doctor, f"consult:{conversation.pk}:video:{call.pk}"
+        zone, until = None, call.started_at
+    context = _base(source.organisation, source.patient, doctor)
     notifications.send(
-        organisation=conversation.organisation,
+        organisation=source.organisation,
         event="consultation.video.started",
-        key=f"consult:{conversation.pk}:video:{call.pk}",
+        key=key,
         context={**context, "links": {"portal": _site(f"/my/consultations/video/{call.pk}/")}},
-        patient=conversation.patient,
+        patient=source.patient,
         quiet_hours=False,
-        expires_at=call.started_at + timedelta(hours=1),
-        ref_type="consultations.video",
-        ref_id=call.pk,
-        actor=actor,
-    )
-
-
-def visit_video_started(*, appointment: Any, call: Any, actor: Any) -> None:
-    """The patient of a video visit is called: the same message as a conversation's call, due now."""
-    context = _base(appointment.organisation, appointment.patient, appointment.practitioner)
-    notifications.send(
-        organisation=appointment.organisation,
-        event="consultation.video.started",
-        key=f"consult:visit:{appointment.pk}:video:{call.pk}",
-        context={**context, "links": {"portal": _site(f"/my/consultations/video/{call.pk}/")}},
-        patient=appointment.patient,
-        quiet_hours=False,
-        time_zone=appointment.location.time_zone,
-        expires_at=max(call.started_at, appointment.end) + timedelta(hours=1),
+        time_zone=zone,
+        expires_at=until + timedelta(hours=1),
         ref_type="consultations.video",
         ref_id=call.pk,
         actor=actor,

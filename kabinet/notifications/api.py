@@ -13,6 +13,7 @@ from pydantic import Field
 from kabinet.core import tenancy
 from kabinet.core.exceptions import NotFound
 from kabinet.core.models import Organisation
+from kabinet.core.paging import page
 from kabinet.notifications import selectors, services
 from kabinet.notifications.models import Channel, Message
 
@@ -143,8 +144,7 @@ def outbox(request: HttpRequest, response: HttpResponse, filters: Query[OutboxFi
         channel=filters.channel or "",
         patient_id=filters.patient,
     )
-    response["X-Total-Count"] = str(messages.count())
-    return list(messages[filters.offset : filters.offset + filters.limit])
+    return list(page(response, messages, offset=filters.offset, limit=filters.limit))
 
 
 @router.get("/outbox/{message_id}", response=MessageDetailOut, summary="One message with its state history")

@@ -18,6 +18,7 @@ from pydantic import Field
 from kabinet.core import permissions, tenancy
 from kabinet.core.exceptions import Invalid, NotAllowed, NotFound
 from kabinet.core.models import Organisation
+from kabinet.core.paging import page
 from kabinet.patients import importing, selectors, services
 from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import ImportJob, Patient, PatientNote, PatientPhone, TimelineEntry
@@ -250,8 +251,7 @@ def _note(note: PatientNote) -> dict[str, Any]:
 def search_patients(request: HttpRequest, response: HttpResponse, filters: Query[PatientFilters]) -> Any:
     organisation = _organisation(request)
     found = selectors.patient_search(user=request.user, organisation=organisation, criteria=filters.criteria())
-    response["X-Total-Count"] = str(found.count())
-    return list(found[filters.offset : filters.offset + filters.limit])
+    return list(page(response, found, offset=filters.offset, limit=filters.limit))
 
 
 @router.post("/patients", response={201: PatientOut}, summary="Create a patient (staff)")
@@ -319,8 +319,7 @@ def get_timeline(
     if not _is_staff(request, organisation):
         raise NotAllowed()  # their own record, but the timeline holds the clinic's internal notes
     entries = selectors.timeline_entries(user=request.user, patient=patient, kind=kind or "")
-    response["X-Total-Count"] = str(entries.count())
-    return list(entries[offset : offset + limit])
+    return list(page(response, entries, offset=offset, limit=limit))
 
 
 # --- import of patient lists -------------------------------------------------------------------------------------
@@ -480,8 +479,7 @@ def segment_patients(
 ) -> Any:
     segment = selectors.segment_get(user=request.user, segment_id=segment_id, organisation=_organisation(request))
     found = selectors.segment_patients(user=request.user, segment=segment)
-    response["X-Total-Count"] = str(found.count())
-    return list(found[offset : offset + limit])
+    return list(page(response, found, offset=offset, limit=limit))
 
 
 @router.delete("/patients/segments/{segment_id}", response={204: None}, summary="Delete a saved segment")

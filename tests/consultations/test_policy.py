@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import translation
 
@@ -166,3 +167,26 @@ def test_the_registrar_does_not_see_the_tab_and_the_service_refuses_non_administ
         services.policy_update(
             actor=consult.admin, organisation=consult.clinic.org, values={}, ranges={"height": (None, None)}
         )
+
+
+def test_a_first_save_that_races_another_first_save_keeps_one_row_and_applies_the_change(consult: Consult) -> None:
+    """Two administrators save at once while the clinic has no row yet: the other request's row appears between this
+    one's lookup and its insert. The unique organisation must not turn that into an IntegrityError (a 500)."""
+    org = consult.clinic.org
+    table = ConsultationPolicy._meta.db_table
+    raced: list[str] = []
+
+    def other_request_inserts_after_the_lookup(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if not raced and sql.lstrip().upper().startswith("SELECT") and f'FROM "{table}"' in sql:
+            raced.append(sql)
+            ConsultationPolicy.objects.create(organisation=org, default_sla_hours=48)
+        return result
+
+    with connection.execute_wrapper(other_request_inserts_after_the_lookup):
+        services.policy_update(actor=consult.admin, organisation=org, values={"question_price": Decimal(5)}, ranges={})
+    assert raced
+    policy = ConsultationPolicy.objects.get()
+    assert (policy.organisation_id, policy.question_price, policy.default_sla_hours) == (org.pk, Decimal(5), 48)
+    event = AuditEvent.objects.get(action="consultation.policy.changed")
+    assert event.before == {"question_price": "0.00"} and event.after == {"question_price": "5"}

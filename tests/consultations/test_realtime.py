@@ -4,50 +4,23 @@ has and receives nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections
 from django.test import Client
 
-from kabinet.asgi import application
 from kabinet.consultations import services
 from tests.consultations.conftest import Consult
 from tests.factories import PASSWORD
+from tests.fixtures.websockets import connect
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _close_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def _session_cookie(user: Any) -> bytes:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "kabinet.accounts.backends.EmailOrPhoneBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
-
-
-async def connect(user: Any) -> WebsocketCommunicator:
-    cookie = await sync_to_async(_session_cookie)(user)
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"), (b"cookie", cookie)]
-    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
-    connected, _code = await socket.connect()
-    assert connected
-    assert (await socket.receive_json_from())["event"] == "hello"
-    return socket
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("_close_thread_connections"),
+]
 
 
 async def subscribe(socket: WebsocketCommunicator, conversation_id: int) -> str:

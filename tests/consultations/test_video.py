@@ -6,14 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.db import connections
 
 from kabinet.asgi import application
 from kabinet.consultations import services, video
@@ -22,7 +19,7 @@ from kabinet.consultations.models import VideoCall
 from kabinet.core.exceptions import NotAllowed, NotFound
 from kabinet.notifications.models import Message as Outbox
 from tests.consultations.conftest import Consult
-from tests.consultations.test_realtime import _session_cookie
+from tests.fixtures.websockets import HEADERS, session_cookie
 
 
 @pytest.mark.django_db
@@ -80,15 +77,9 @@ def test_turn_servers_get_short_lived_credentials(settings: Any) -> None:
 # --- the signalling socket ------------------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def _close_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
-
-
 async def _socket(user: Any, call_id: int) -> tuple[WebsocketCommunicator, bool, int | None]:
-    cookie = await sync_to_async(_session_cookie)(user)
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"), (b"cookie", cookie)]
+    cookie = await sync_to_async(session_cookie)(user)
+    headers = [*HEADERS, (b"cookie", cookie)]
     socket = WebsocketCommunicator(application, f"/ws/video/{call_id}/", headers=headers)
     connected, code = await socket.connect()
     if not connected:

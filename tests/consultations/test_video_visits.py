@@ -29,7 +29,7 @@ from kabinet.notifications.models import Message as Outbox
 from kabinet.patients.models import Patient
 from kabinet.scheduling.models import Appointment, Service
 from kabinet.scheduling.services import appointment_book, appointment_cancel, appointment_set_status
-from tests.consultations.test_video import _close_thread_connections, _socket  # noqa: F401 (a fixture)
+from tests.consultations.test_video import _socket
 from tests.factories import LocationFactory, UserFactory, member
 from tests.fixtures.clinic import Clinic
 

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections, transaction
+from django.db import transaction
 
 from kabinet.asgi import application
 from kabinet.core.consumers import UNAUTHENTICATED
 from kabinet.core.realtime import notify_user
+from tests.fixtures.websockets import HEADERS, session_cookie
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _close_thread_connections() -> AsyncIterator[None]:
-    """sync_to_async runs ORM calls in a worker thread; close its connection so the test database can be dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def _session_cookie(user: Any) -> bytes:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "kabinet.accounts.backends.EmailOrPhoneBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("_close_thread_connections"),
+]
 
 
 def _socket(cookie: bytes | None = None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+    headers = list(HEADERS)
     if cookie:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, "/ws/", headers=headers)
@@ -60,8 +42,8 @@ async def test_anonymous_socket_is_closed() -> None:
 async def test_user_receives_own_notification_after_commit_and_not_others(make_user) -> None:
     alice = await sync_to_async(make_user)()
     bob = await sync_to_async(make_user)()
-    alice_socket = _socket(await sync_to_async(_session_cookie)(alice))
-    bob_socket = _socket(await sync_to_async(_session_cookie)(bob))
+    alice_socket = _socket(await sync_to_async(session_cookie)(alice))
+    bob_socket = _socket(await sync_to_async(session_cookie)(bob))
     assert (await alice_socket.connect())[0]
     assert (await bob_socket.connect())[0]
     assert (await alice_socket.receive_json_from())["event"] == "hello"
@@ -80,7 +62,7 @@ async def test_user_receives_own_notification_after_commit_and_not_others(make_u
 
 async def test_nothing_is_sent_when_the_transaction_rolls_back(make_user) -> None:
     alice = await sync_to_async(make_user)()
-    socket = _socket(await sync_to_async(_session_cookie)(alice))
+    socket = _socket(await sync_to_async(session_cookie)(alice))
     assert (await socket.connect())[0]
     await socket.receive_json_from()
 
@@ -99,7 +81,7 @@ async def test_nothing_is_sent_when_the_transaction_rolls_back(make_user) -> Non
 
 async def test_socket_answers_ping(make_user) -> None:
     alice = await sync_to_async(make_user)()
-    socket = _socket(await sync_to_async(_session_cookie)(alice))
+    socket = _socket(await sync_to_async(session_cookie)(alice))
     assert (await socket.connect())[0]
     await socket.receive_json_from()
     await socket.send_json_to({"event": "ping"})

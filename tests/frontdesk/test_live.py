@@ -4,20 +4,14 @@ commits (never when it rolls back), with ids and codes only; staff of the clinic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing.websocket import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections, transaction
+from django.db import transaction
 
-from kabinet.asgi import application
 from kabinet.frontdesk import selectors
 from kabinet.frontdesk.models import WaitlistOffer, WorklistItem
 from kabinet.frontdesk.services import waitlist
@@ -25,33 +19,10 @@ from kabinet.frontdesk.services.arrivals import appointment_arrive
 from kabinet.frontdesk.services.common import BOARD_CHANGED, board_group
 from kabinet.frontdesk.services.worklists import AttemptInput, attempt_record, confirmations_generate
 from kabinet.scheduling.services import appointment_cancel
+from tests.fixtures.websockets import connect
 from tests.frontdesk.conftest import Desk
 
 # --- end to end over the websocket (transactions really commit) -------------------------------------------------
-
-
-def _cookie(user: Any) -> bytes:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "kabinet.accounts.backends.EmailOrPhoneBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
-
-
-async def _connect(user: Any) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
-    headers.append((b"cookie", await sync_to_async(_cookie)(user)))
-    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
-    assert (await socket.connect())[0]
-    assert (await socket.receive_json_from())["event"] == "hello"
-    return socket
-
-
-@pytest_asyncio.fixture
-async def _close_thread_connections() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 def _open_item(desk: Desk) -> WorklistItem:
@@ -65,10 +36,10 @@ def _open_item(desk: Desk) -> WorklistItem:
 @pytest.mark.usefixtures("_close_thread_connections")
 async def test_staff_follow_the_board_and_hear_an_outcome_once_it_commits(desk: Desk) -> None:
     item = await sync_to_async(_open_item)(desk)
-    registrar = await _connect(desk.registrar)
-    doctor = await _connect(desk.doctor_user)
-    outsider = await _connect(desk.outsider)  # staff of another clinic
-    patient = await _connect(desk.clinic.patient_user)
+    registrar = await connect(desk.registrar)
+    doctor = await connect(desk.doctor_user)
+    outsider = await connect(desk.outsider)  # staff of another clinic
+    patient = await connect(desk.clinic.patient_user)
     subscribe = {"event": "subscribe", "data": {"topic": "frontdesk", "id": desk.org.pk}}
     for socket in (registrar, doctor, outsider, patient):
         await socket.send_json_to(subscribe)
@@ -106,7 +77,7 @@ async def test_staff_follow_the_board_and_hear_an_outcome_once_it_commits(desk: 
 @pytest.mark.usefixtures("_close_thread_connections")
 async def test_nothing_is_announced_when_the_outcome_rolls_back(desk: Desk) -> None:
     item = await sync_to_async(_open_item)(desk)
-    registrar = await _connect(desk.registrar)
+    registrar = await connect(desk.registrar)
     await registrar.send_json_to({"event": "subscribe", "data": {"topic": "frontdesk", "id": desk.org.pk}})
     assert (await registrar.receive_json_from())["event"] == "subscribed"
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -178,36 +178,24 @@ def _discount_by_code(invoice: Invoice, code: str) -> Discount:
     return discount
 
 
-def invoice_create(
-    *,
-    actor: Any,
-    patient: Patient,
-    location: Location,
-    lines: Sequence[LineInput] = (),
-    service_date: date | None = None,
-    appointment: Appointment | None = None,
-    payer: Patient | None = None,
-    payer_name: str = "",
-    payer_details: str = "",
-    discount_code: str = "",
-    note: str = "",
-) -> Invoice:
+class DraftOptions(TypedDict, total=False):
+    """What a new draft may be given besides its patient and location; `_create` holds the defaults."""
+
+    lines: Sequence[LineInput]
+    service_date: date | None
+    appointment: Appointment | None
+    payer: Patient | None
+    payer_name: str
+    payer_details: str
+    discount_code: str
+    note: str
+
+
+def invoice_create(*, actor: Any, patient: Patient, location: Location, **options: Unpack[DraftOptions]) -> Invoice:
     """A draft invoice for the patient. Lines are priced at the location's prices of the service date; the
     patient's own discount applies unless a card or code is given. One live invoice per visit (409 otherwise)."""
     access.require_write(actor, patient.organisation)
-    return _create(
-        actor=actor,
-        patient=patient,
-        location=location,
-        lines=lines,
-        service_date=service_date,
-        appointment=appointment,
-        payer=payer,
-        payer_name=payer_name,
-        payer_details=payer_details,
-        discount_code=discount_code,
-        note=note,
-    )
+    return _create(actor=actor, patient=patient, location=location, **options)
 
 
 def _create(

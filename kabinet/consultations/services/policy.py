@@ -51,9 +51,10 @@ def policy_update(
     if start is not None and end is not None and end <= start:
         raise Invalid(errors={"work_end": [_("The working day must end after it starts.")]})
     with transaction.atomic():
-        policy = ConsultationPolicy.objects.select_for_update().filter(organisation=organisation).first()
-        if policy is None:
-            policy = ConsultationPolicy(organisation=organisation)
+        # get_or_create survives a concurrent first save (its insert loses to the other one's and it reads that row);
+        # the lock then serialises the two changes. Rolled back with the rest if the values are refused.
+        row, _created = ConsultationPolicy.objects.get_or_create(organisation=organisation)
+        policy = ConsultationPolicy.objects.select_for_update().get(pk=row.pk)
         before = {**model_to_dict(policy, fields=POLICY_FIELDS), **_ranges_of(organisation.pk)}
         for name in POLICY_FIELDS:
             if name in values:

@@ -124,7 +124,7 @@ def video_call_start_for_appointment(*, actor: Any, appointment: Appointment, no
         )
         record(actor=actor, action="consultation.video.started", obj=call, patient=current.patient_id)
         _publish(call, "started")
-        notices.visit_video_started(appointment=current, call=call, actor=actor)
+        notices.video_started(appointment=current, call=call, actor=actor)
     return call
 
 

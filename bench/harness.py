@@ -245,7 +245,13 @@ def write_result(name: str, figures: dict[str, Any], targets: dict[str, str], **
         "name": name,
         "figures": figures,
         "targets": targets,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            # 1, 5 and 15 minutes at the end of the run: above `cpus`, other work shared the machine
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **extra,
     }

@@ -34,9 +34,8 @@ SUPERVISOR = "supervisor"
 
 
 def member_of(user: Any, organisation_id: int) -> Member | None:
-    if not getattr(user, "is_authenticated", False):
-        return None
-    return Member.objects.filter(user=user, organisation_id=organisation_id, is_active=True).first()
+    """The user's active membership of the clinic: the one loaded with the user's roles (no query of its own)."""
+    return permissions.active_member(user, organisation_id)
 
 
 def is_participant(user: Any, conversation: Any) -> bool:

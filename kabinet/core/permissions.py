@@ -12,25 +12,42 @@ if TYPE_CHECKING:
     from kabinet.accounts.models import User
 
 _CACHE_ATTR = "_kabinet_roles"
+_MEMBERS_ATTR = "_kabinet_members"  # filled together with _CACHE_ATTR, from the same query
 
 
 def roles_by_organisation(user: Any) -> dict[int, set[str]]:
-    """{organisation id: role codes} for an active user's active memberships, cached on the user object."""
+    """{organisation id: role codes} for an active user's active memberships, cached on the user object (with the
+    memberships themselves, for active_member)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return {}
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        cached = {}
-        members = Member.objects.filter(user=user, is_active=True).prefetch_related("roles")
-        for member in members:
+        cached, by_org = {}, {}
+        for member in Member.objects.filter(user=user, is_active=True).prefetch_related("roles"):
+            member.user = user  # the same person: spares a query wherever the member's user is read
             cached[member.organisation_id] = member.role_codes
+            by_org[member.organisation_id] = member
         setattr(user, _CACHE_ATTR, cached)
+        setattr(user, _MEMBERS_ATTR, by_org)
     return cached
 
 
+def active_member(user: Any, organisation: Organisation | int | None) -> Member | None:
+    """The user's active membership of the organisation (None for none, or for an inactive user), from the same
+    cache as the roles."""
+    if organisation is None or not roles_by_organisation(user):
+        return None
+    org_id = organisation if isinstance(organisation, int) else organisation.pk
+    members: dict[int, Member] | None = getattr(user, _MEMBERS_ATTR, None)
+    if members is None:  # roles cached by hand (tests): look the membership up
+        return Member.objects.filter(user=user, organisation_id=org_id, is_active=True).first()
+    return members.get(org_id)
+
+
 def forget_roles(user: Any) -> None:
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    for attr in (_CACHE_ATTR, _MEMBERS_ATTR):
+        if hasattr(user, attr):
+            delattr(user, attr)
 
 
 def roles_in(user: Any, organisation: Organisation | int | None) -> set[str]:

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
 
 from kabinet.audit.services import record
-from kabinet.core import permissions
+from kabinet.core import permissions, request_context
 from kabinet.core.exceptions import NotFound
 from kabinet.core.models import Location, Member, Organisation, Role
 from kabinet.patients import cards, filters
@@ -51,13 +51,27 @@ PHONE_FRAGMENT_DIGITS = 4  # fewer digits match most of a large clinic; card num
 FAMILY_DEPTH = 2  # parent → child → the child's other parent / siblings
 
 
+_OWN_ATTR = "_kabinet_own_patients"
+
+
 def own_patient_ids(user: Any) -> set[int]:
-    """Patient records the user is, or may act for (wards through a proxy relationship)."""
+    """Patient records the user is, or may act for (wards through a proxy relationship).
+
+    Inside an HTTP request (RequestContextMiddleware) the answer is cached on the user object for that request only:
+    an access check and a selector of the same request ask once. Elsewhere — services called directly, tasks,
+    websocket consumers whose user object lives as long as the socket — it is looked up every time."""
     if not getattr(user, "is_authenticated", False):
         return set()
+    ctx = request_context.current()
+    cached = getattr(user, _OWN_ATTR, None)
+    if ctx is not None and cached is not None and cached[0] is ctx:
+        return set(cached[1])
     own = set(Patient.objects.filter(user=user).values_list("pk", flat=True))
     wards = Relationship.objects.filter(relative_id__in=own, is_proxy=True).values_list("patient_id", flat=True)
-    return own | set(wards)
+    ids = own | set(wards)
+    if ctx is not None:
+        setattr(user, _OWN_ATTR, (ctx, frozenset(ids)))
+    return ids
 
 
 def patients_visible_to(user: Any, organisation: Organisation | None = None) -> QuerySet[Patient]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -156,6 +157,22 @@ def test_patient_writes_and_the_doctor_answers(consult: Consult) -> None:
     assert [m["id"] for m in after] == [listed[1]["id"]]
     read = post_json(patient, f"/api/v1/conversations/{consult.conversation.pk}/read", {"up_to": listed[1]["id"]})
     assert read.json() == {"marked": 1}
+
+
+@pytest.mark.parametrize("who", ["patient_user", "doctor_user"])
+def test_sending_a_message_takes_a_fixed_number_of_queries(
+    consult: Consult, who: str, django_assert_num_queries: Any
+) -> None:
+    """Issue #7 (send → push p95): the follow-up message of either side, token authentication included. 17 with
+    the test's SAVEPOINT / RELEASE (18 on PostgreSQL: the audit chain's advisory lock); it was 20 (patient) and
+    23 (doctor) while the caller's own patients were looked up twice, the author's membership twice, the active
+    contract before and under the lock, and a doctor's message loaded the care team it does not notify."""
+    client = token(getattr(consult, who))
+    assert post_json(client, messages_url(consult), {"text": "first"}).status_code == 201
+    with django_assert_num_queries(17 + (connection.vendor == "postgresql")):
+        response = post_json(client, messages_url(consult), {"text": "second"})
+    assert response.status_code == 201, response.content
+    assert response.json()["author"] == ("Petya Patient" if who == "patient_user" else "Dr Dana")
 
 
 def test_administrators_read_but_cannot_write(consult: Consult) -> None:

@@ -11,11 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kabinet.audit.models import AuditEvent
+from kabinet.core import request_context
 from kabinet.core.exceptions import NotFound
 from kabinet.core.models import Location, Role
 from kabinet.patients import filters, selectors, services
 from kabinet.patients.filters import PatientCriteria
-from kabinet.patients.models import PatientEmail, PatientPhone
+from kabinet.patients.models import PatientEmail, PatientPhone, Relationship
 from kabinet.patients.searchkeys import edit_distance, fold, name_key, to_latin
 from kabinet.scheduling.models import Appointment, Service
 from tests.factories import LocationFactory, PatientFactory, member
@@ -143,6 +144,31 @@ def test_staff_see_only_their_clinic(people) -> None:
 def test_a_patient_sees_themselves_and_their_wards_only(people) -> None:
     assert search(people, "", user=people.anna_user) == ["Иванов Миша", "Иванова Анна Сергеевна"]
     assert search(people, "Smith", user=people.anna_user) == []
+
+
+def test_own_patients_are_cached_for_one_request_only(people) -> None:
+    """The access checks and selectors of one HTTP request ask once; outside a request (services, tasks, websocket
+    consumers holding one user object for hours) a revoked proxy relationship counts at once."""
+    link = Relationship.objects.get(patient=people.kid, relative=people.anna)
+    expected = {people.anna.pk, people.kid.pk}
+    assert selectors.own_patient_ids(people.anna_user) == expected
+    ctx = request_context.RequestContext(request_id="r1", ip=None)
+    token = request_context.activate(ctx)
+    try:
+        with CaptureQueriesContext(connection) as first:
+            assert selectors.own_patient_ids(people.anna_user) == expected
+        with CaptureQueriesContext(connection) as again:
+            assert selectors.own_patient_ids(people.anna_user) == expected
+    finally:
+        request_context.reset(token)
+    assert (len(first), len(again)) == (2, 0)
+    link.delete()
+    assert selectors.own_patient_ids(people.anna_user) == {people.anna.pk}  # no request: looked up again
+    token = request_context.activate(request_context.RequestContext(request_id="r1", ip=None))
+    try:
+        assert selectors.own_patient_ids(people.anna_user) == {people.anna.pk}  # the next request: looked up again
+    finally:
+        request_context.reset(token)
 
 
 def test_patient_get_hides_other_clinics_patients(people) -> None:

@@ -142,8 +142,9 @@ def message_send(
         raise Invalid(errors={"file": [_("Send the file and the voice message separately.")]})
     if not text and upload is None and voice_upload is None and cleaned_reading is None:
         raise Invalid(errors={"text": [_("Write a message or attach a file.")]}, code="message_empty")
-    # Check for an active contract before storing anything, and again under the lock below.
-    if not ConsultationContract.objects.filter(
+    # The active contract is checked under the conversation's lock (_write); a file is stored before that, so for
+    # one check first too: nothing is checked or stored for an ended consultation.
+    if (upload is not None or voice_upload is not None) and not ConsultationContract.objects.filter(
         conversation=conversation, status=ConsultationContract.Status.ACTIVE
     ).exists():
         raise NotAllowed(ended_message(side), code="contract_ended")
@@ -194,11 +195,10 @@ def _write(
     with transaction.atomic():
         # One writer per conversation at a time: the counters and "answered" marks stay consistent.
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        contract = (
-            ConsultationContract.objects.filter(conversation=locked, status=ConsultationContract.Status.ACTIVE)
-            .prefetch_related("care_team__user")
-            .first()
-        )
+        active = ConsultationContract.objects.filter(conversation=locked, status=ConsultationContract.Status.ACTIVE)
+        if side == access.PATIENT:  # the care team is told about patient messages (conversation_recipients)
+            active = active.prefetch_related("care_team__user")
+        contract = active.first()
         if contract is None:
             raise NotAllowed(ended_message(side), code="contract_ended")
         member = access.member_of(actor, conversation.organisation_id) if side == access.STAFF else None

@@ -226,7 +226,7 @@ def test_a_second_registrars_call_list_follows_live_but_not_under_an_open_form(
     # Well within the fallback poll (30 s): the socket brought it.
     expect(watched_petya).to_have_attribute("data-outcome", "confirmed", timeout=4000)
 
-    # The watcher starts writing a call-back time on Anna's row: a change meanwhile waits until the form is closed.
+    # The watcher starts writing a call-back time on Anna's row: a change meanwhile waits until they leave the list.
     watched_anna = watcher.locator(f"#item-{anna_id}")
     watched_anna.locator("details[data-key=b] summary").click()
     caller.locator(f"#item-{anna_id}").get_by_role("button", name="No answer").click()
@@ -234,5 +234,6 @@ def test_a_second_registrars_call_list_follows_live_but_not_under_an_open_form(
     watcher.wait_for_timeout(2000)
     expect(watched_anna).not_to_have_attribute("data-outcome", "no_answer")
     watched_anna.locator("details[data-key=b] summary").click()  # closed without saving
+    watcher.get_by_role("heading", level=1).click()  # and away from the list
     expect(watched_anna).to_have_attribute("data-outcome", "no_answer", timeout=4000)
     assert watcher.evaluate("window.sameDocument") is True

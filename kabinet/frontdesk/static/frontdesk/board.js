@@ -1,17 +1,18 @@
 // The front desk's live panels: the day's board (#fd-board) and the lists' live part ([data-fd-live="<kind>"]: the
 // confirmation calls, the recall diary, the waiting list). Each follows the realtime topic "frontdesk" (its
 // organisation) on live.js's socket and reloads through htmx on each "frontdesk.changed" message that concerns it
-// (the board: every change; a list: changes of its kind), merging a burst of them into one request. A list is not
-// reloaded under the registrar's hands: while a form in it is open or a field in it has focus, the reload waits.
+// (the board: every change; a list: changes of its kind), merging a burst of them into one request. A panel is not
+// reloaded under the registrar's hands: while the focus is in it or a form in it is open, the reload waits.
 // Only while the socket is down (or the subscription was refused) do the panels fall back to a slow poll.
 
 const panels = [document.getElementById("fd-board"), ...document.querySelectorAll("[data-fd-live]")].filter(Boolean);
 
 function busy(panel) {
-  if (Number(panel.dataset.inflight || 0) > 0) { return true; }  // an outcome being saved from a row
+  // Never under the registrar's hands: not while they work in the list (focus on a row, a button, a field — the
+  // keyboard outcomes), have a form in it open, or are saving a row. Their own outcomes come back row by row.
+  if (Number(panel.dataset.inflight || 0) > 0) { return true; }
   const active = document.activeElement;
-  const typing = active && panel.contains(active) && active.matches("input, textarea, select, [contenteditable=true]");
-  return typing || panel.querySelector("details[open]") !== null;
+  return (active && active !== panel && panel.contains(active)) || panel.querySelector("details[open]") !== null;
 }
 
 function countRequests(panel) {
@@ -59,15 +60,12 @@ function follow(panel) {
   });
 
   panel.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.target !== panel) { return; }
-    // The row focused when the new list arrives (the registrar may have moved on since the reload was asked for).
-    const focused = document.activeElement && document.activeElement.closest(".fd-item");
-    panel.dataset.refocus = focused && panel.contains(focused) ? focused.id : "";
-  });
-  panel.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target !== panel || !panel.dataset.refocus) { return; }
-    const row = document.getElementById(panel.dataset.refocus);  // the row the registrar was on stays focused
-    if (row) { row.focus({ preventScroll: true }); }
+    // The registrar may have started working in the list while the reload was on its way: keep it for later.
+    if (event.detail.target === panel && busy(panel)) {
+      event.detail.shouldSwap = false;
+      clearTimeout(pending);
+      pending = setTimeout(refresh, 1000);
+    }
   });
 
   setInterval(() => { if (!live()) { refresh(); } }, pollMs);

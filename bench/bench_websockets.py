@@ -1,12 +1,14 @@
 """Websockets: one ASGI process holding thousands of idle authenticated sockets, a calendar change fanned out to a
-thousand of them, and consultation messages sent through the API and pushed to the patient's socket.
+thousand of them, and consultation messages sent through the API and pushed to the other side's socket (doctor to
+patient, then patient to doctor).
 
 Process model: one uvicorn process (ASGI, the websocket server) with the Redis channel layer, over PostgreSQL; the
 clients are asyncio websockets in this process, each with its own logged-in session cookie (staff users).
 
 Targets (issue #7): ≥ 5,000 idle authenticated sockets at ≤ 100 KB each (server RSS growth per socket); a message
 fanned out to 1,000 connected clients arrives at all of them with p95 ≤ 1 s; sending a consultation message (API
-call to stored and pushed to the patient's socket) p95 ≤ 50 ms.
+call to stored and pushed to the other side's socket) p95 ≤ 50 ms, in both directions (`send_*` doctor → patient,
+`patient_send_*` patient → doctor).
 
 Sizes: BENCH_WS_SOCKETS (default 5,000), BENCH_WS_FANOUT (default 1,000), BENCH_WS_SENDS (default 200);
 BENCH_WS_REDIS_URL (default redis://127.0.0.1:6379/7, flushed first).
@@ -85,12 +87,15 @@ def _prepare() -> dict[str, Any]:
         activate=True,
     )
     _, doctor_token = api_token_create(user=clinic.doctors[0].user, name="bench")
+    _, patient_token = api_token_create(user=patient_user, name="bench")
     return {
         "clinic": clinic,
         "cookies": cookies,
         "patient_cookie": _session_cookie(patient_user),
         "conversation": contract.conversation_id,
         "doctor_token": doctor_token,
+        "doctor_cookie": _session_cookie(clinic.doctors[0].user),
+        "patient_token": patient_token,
     }
 
 
@@ -156,23 +161,17 @@ async def _drive(server: harness.Server, prepared: dict[str, Any]) -> dict[str, 
             missing += sum(1 for t in arrived if t is None)
             delays += [t - sent for t in arrived if t is not None]
 
-        # 3. Consultation messages: the doctor sends through the API; the patient's socket gets the push.
+        # 3. Consultation messages, both ways: the doctor sends through the API and the patient's socket gets the
+        #    push, then the patient sends and the doctor's socket gets it.
+        path = f"/api/v1/conversations/{prepared['conversation']}/messages"
         patient = await _connect(ws_url, server.url, prepared["patient_cookie"])
         await _subscribe(patient, "conversation", prepared["conversation"])
-        doctor = {"Authorization": f"Bearer {prepared['doctor_token']}"}
-        api_ms: list[float] = []
-        pushed_ms: list[float] = []
-        path = f"/api/v1/conversations/{prepared['conversation']}/messages"
-        for n in range(SENDS):
-            sent = time.perf_counter()
-            waiting_push = asyncio.create_task(_next_event(patient, "consultations.message"))
-            response = await client.post(path, json={"text": f"Message {n}"}, headers=doctor)
-            api_ms.append((time.perf_counter() - sent) * 1000)
-            assert response.status_code == 201, response.text
-            arrived_at = await waiting_push
-            if arrived_at is not None:
-                pushed_ms.append((arrived_at - sent) * 1000)
+        doctor_sent = await _sends(client, path, {"Authorization": f"Bearer {prepared['doctor_token']}"}, patient)
         await patient.close()
+        doctor = await _connect(ws_url, server.url, prepared["doctor_cookie"])
+        await _subscribe(doctor, "conversation", prepared["conversation"])
+        patient_sent = await _sends(client, path, {"Authorization": f"Bearer {prepared['patient_token']}"}, doctor)
+        await doctor.close()
     alive = sum(1 for s in sockets if s.state.name == "OPEN")
     await asyncio.gather(*(s.close() for s in sockets))
     return {
@@ -185,6 +184,25 @@ async def _drive(server: harness.Server, prepared: dict[str, Any]) -> dict[str, 
         "fanout_missing": missing,
         "fanout_p50_ms": round(harness.percentile(delays, 50) * 1000, 1),
         "fanout_p95_ms": round(harness.percentile(delays, 95) * 1000, 1),
+        **doctor_sent,
+        **{f"patient_{key}": value for key, value in patient_sent.items()},
+    }
+
+
+async def _sends(client: Any, path: str, headers: dict[str, str], receiver: Any) -> dict[str, Any]:
+    """SENDS messages through the API with `headers`; how long the call took and how long until `receiver` got it."""
+    api_ms: list[float] = []
+    pushed_ms: list[float] = []
+    for n in range(SENDS):
+        sent = time.perf_counter()
+        waiting_push = asyncio.create_task(_next_event(receiver, "consultations.message"))
+        response = await client.post(path, json={"text": f"Message {n}"}, headers=headers)
+        api_ms.append((time.perf_counter() - sent) * 1000)
+        assert response.status_code == 201, response.text
+        arrived_at = await waiting_push
+        if arrived_at is not None:
+            pushed_ms.append((arrived_at - sent) * 1000)
+    return {
         "send_api_p95_ms": round(harness.percentile(api_ms, 95), 1),
         "send_pushed_p50_ms": round(harness.percentile(pushed_ms, 50), 1),
         "send_pushed_p95_ms": round(harness.percentile(pushed_ms, 95), 1),
@@ -225,6 +243,7 @@ def run_one(kind: str) -> dict[str, Any]:
         "target:fanout_p95_ms": "<= 1000",
         "target:fanout_missing": "0",
         "target:send_pushed_p95_ms": "<= 50",
+        "target:patient_send_pushed_p95_ms": "<= 50",
     }
 
 

@@ -4,6 +4,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from kabinet.serving import freeze_start_up_objects
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kabinet.settings")
 django_asgi_app = get_asgi_application()
 
@@ -19,3 +21,4 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+freeze_start_up_objects()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from kabinet.core.idempotency import run_once
 from kabinet.core.models import Location, Member, Organisation
 from kabinet.patients.selectors import patient_get
 from kabinet.scheduling import selectors, services
+from kabinet.scheduling.availability import Slot
 from kabinet.scheduling.models import Appointment, Service, Shift, ShiftTemplate, TimeOff
 
 router = Router(tags=["calendar"])
@@ -216,17 +216,28 @@ def list_slots(request: HttpRequest, filters: Query[SlotFilter]) -> Any:
         location_id=filters.location,
     )
     slots = selectors.slots_for(user=request.user, organisation=_organisation(request), query=query)
-    # Thousands of rows for a month: serialise directly (the same shape as SlotOut) instead of validating each.
-    body = [
-        {
-            "start": s.start.isoformat(),
-            "end": s.end.isoformat(),
-            "practitioner": s.practitioner_id,
-            "location": s.location_id,
-        }
-        for s in slots
-    ]
-    return HttpResponse(json.dumps(body, separators=(",", ":")), content_type="application/json")
+    return HttpResponse(slots_json(slots), content_type="application/json")
+
+
+_SLOT_JSON = '{"start":"%s","end":"%s","practitioner":%d,"location":%d}'
+
+
+def slots_json(slots: list[Slot]) -> str:
+    """`slots` as the JSON of list[SlotOut], written directly.
+
+    A month for ten doctors is ~5,000 slots: validating a SlotOut for each, or json.dumps of dicts with an isoformat()
+    per datetime, took longer than finding the slots. Slots share their moments (every doctor has the same grid,
+    one slot's end is the next one's start), so each moment is formatted once; ISO datetimes and integers need no
+    JSON escaping.
+    """
+    iso: dict[datetime, str] = {}
+    for slot in slots:
+        if slot.start not in iso:
+            iso[slot.start] = slot.start.isoformat()
+        if slot.end not in iso:
+            iso[slot.end] = slot.end.isoformat()
+    rows = [_SLOT_JSON % (iso[start], iso[end], practitioner, location) for start, end, practitioner, location in slots]
+    return "[" + ",".join(rows) + "]"
 
 
 def _member(organisation: Organisation, member_id: int, field: str) -> Member:

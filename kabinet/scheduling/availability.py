@@ -1,11 +1,12 @@
 """The slot engine: free start times from shifts, breaks, time off, appointments, buffers and rooms.
 
 Loading is a fixed number of queries whatever the number of appointments; the computation is plain Python over
-intervals. `check_start` runs the same rules for one proposed start and says which rule it breaks.
+intervals of whole Unix seconds. `check_start` runs the same rules for one proposed start and says which rule it breaks.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from django.db import connection
-from django.db.models import F, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import F, Func, IntegerField, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -23,7 +25,8 @@ from kabinet.core.exceptions import Conflict, Invalid
 from kabinet.core.models import Room
 from kabinet.scheduling.models import Appointment, Service, Shift, ShiftBreak, TimeOff
 
-Interval = tuple[datetime, datetime]
+Interval = tuple[int, int]
+"""[start, end) in whole Unix seconds (UTC): integers compare and add several times faster than aware datetimes."""
 
 
 class SlotTaken(Conflict):
@@ -47,8 +50,8 @@ class ShiftSpan:
     id: int
     practitioner_id: int
     location_id: int
-    start: datetime
-    end: datetime
+    start: int
+    end: int
 
 
 @dataclass
@@ -60,7 +63,10 @@ class _ShiftInfo:
 
 @dataclass
 class Calendar:
-    """Everything the engine needs for some practitioners over a period, loaded in a fixed number of queries."""
+    """Everything the engine needs for some practitioners over a period, loaded in a fixed number of queries.
+
+    Times are whole Unix seconds: starts rounded down, ends up, so a stored sub-second end still blocks its second.
+    """
 
     shifts: dict[int, list[_ShiftInfo]] = field(default_factory=lambda: defaultdict(list))
     time_off: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
@@ -69,29 +75,49 @@ class Calendar:
     room_busy: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _rows(qs: QuerySet[Any], *fields: str) -> list[tuple[Any, ...]]:
-    """`qs.values_list(*fields)` with aware UTC datetimes, without Django's per-value converters.
+class _Seconds(Func):
+    """A stored datetime as whole Unix seconds, computed by the database; `up` rounds a fraction up, else down.
 
-    A month for ten doctors is thousands of datetimes. On SQLite, Django parses each through a regex and then
-    `make_aware` (~3 µs apiece, the largest cost of a slot search); selecting the stored naive-UTC ISO text and
-    parsing it with `datetime.fromisoformat` (in C) is ten times cheaper. PostgreSQL's driver already returns aware
-    datetimes. Fields whose name is in DATETIME_FIELDS are treated as datetimes.
+    A month for ten doctors is thousands of datetimes: building aware datetime objects from the rows (on SQLite
+    through Django's regex parser) and turning them back into numbers for the arithmetic was the largest cost of a
+    slot search.
     """
-    if connection.vendor != "sqlite":
-        return list(qs.values_list(*fields))
-    columns = [Cast(f, TextField()) if f in _DATETIME_FIELDS else F(f) for f in fields]
-    positions = [i for i, f in enumerate(fields) if f in _DATETIME_FIELDS]
-    parse = datetime.fromisoformat
-    out = []
-    for row in qs.values_list(*columns):
-        values = list(row)
-        for i in positions:
-            values[i] = parse(values[i] + "+00:00")
-        out.append(tuple(values))
-    return out
+
+    output_field = IntegerField()
+
+    def __init__(self, field: str, *, up: bool) -> None:
+        super().__init__(F(field))
+        self.up = up
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> Any:
+        # Django stores "YYYY-MM-DD HH:MM:SS" naive UTC text and appends ".ffffff" only when there is a fraction.
+        ceil = " + (length(%(expressions)s) > 19)" if self.up else ""
+        template = "(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)" + ceil + ")"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> Any:
+        rounding = "CEIL" if self.up else "FLOOR"
+        template = f"CAST({rounding}(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
-_DATETIME_FIELDS = frozenset({"start", "end", "busy_start", "busy_end"})
+_STARTS, _ENDS = frozenset({"start", "busy_start"}), frozenset({"end", "busy_end"})
+
+
+def _rows(qs: QuerySet[Any], *fields: str) -> list[tuple[Any, ...]]:
+    """`qs.values_list(*fields)` as plain tuples, start and end fields as whole Unix seconds (see `_Seconds`).
+
+    Every column is an integer already, so the compiled query runs on a cursor directly: Django's per-value
+    converters (an `int()` call for each value of an integer expression) cost more than the query itself here.
+    """
+    columns = [_Seconds(f, up=f in _ENDS) if f in _STARTS | _ENDS else F(f) for f in fields]
+    try:
+        sql, params = qs.values_list(*columns).query.get_compiler(qs.db).as_sql()
+    except EmptyResultSet:
+        return []
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def load_calendar(
@@ -159,7 +185,7 @@ def free_room(cal: Calendar, location_id: int, busy: Interval) -> int | None:
     return None
 
 
-def _busy_interval(service: Service, start: datetime, duration: timedelta | None = None) -> Interval:
+def _busy_interval(service: Service, start: datetime, duration: timedelta | None = None) -> tuple[datetime, datetime]:
     return start - service.buffer_before, start + (duration or service.duration) + service.buffer_after
 
 
@@ -200,7 +226,7 @@ def free_slots(
     Per shift: subtract breaks, time off and busy time (sorted once, found by bisection) from the shift, then walk
     the grid through each free interval, so the cost grows with shifts and slots, not with shifts × appointments.
     The arithmetic runs on integer UTC seconds: aware datetimes compare and add several times slower, and a month
-    for ten doctors is thousands of grid steps.
+    for ten doctors is thousands of grid steps. Slots starting or ending at the same moment share one datetime.
     """
     ids = list(practitioner_ids)
     cal = load_calendar(
@@ -214,23 +240,21 @@ def free_slots(
     before, after = _seconds(service.buffer_before), _seconds(service.buffer_after)
     duration = _seconds(service.duration)
     earliest, stop = _ts(max(start, not_before)), _ts(end)
-    room_busy = {room: _as_seconds(spans) for room, spans in cal.room_busy.items()} if service.room_kind else {}
+    room_busy = cal.room_busy if service.room_kind else {}
     found: list[tuple[int, int, int]] = []  # (start, practitioner, location)
     for pid in ids:
-        off = _as_seconds(cal.time_off.get(pid, []))
-        busy = sorted(_as_seconds(cal.busy.get(pid, [])))
+        off = cal.time_off.get(pid, [])
+        busy = sorted(cal.busy.get(pid, []))
         busy_starts = [b[0] for b in busy]
         longest = max((b[1] - b[0] for b in busy), default=0)
         for info in cal.shifts.get(pid, []):
             if not _service_allowed(info, service):
                 continue
-            s0, s1 = _ts(info.shift.start), _ts(info.shift.end)
+            s0, s1 = info.shift.start, info.shift.end
             if s1 <= earliest or s0 >= stop:
                 continue
             near = busy[bisect_left(busy_starts, s0 - longest) : bisect_left(busy_starts, s1)]
-            blocked = sorted(
-                [b for b in near if b[1] > s0] + [b for b in off if b[0] < s1 and b[1] > s0] + _as_seconds(info.breaks)
-            )
+            blocked = sorted([b for b in near if b[1] > s0] + [b for b in off if b[0] < s1 and b[1] > s0] + info.breaks)
             location = info.shift.location_id
             rooms = cal.rooms.get(location, []) if service.room_kind else []
             for free_start, free_end in _subtract((s0, s1), blocked):
@@ -245,8 +269,9 @@ def free_slots(
                         found.append((candidate, pid, location))
                     candidate += grid
     found.sort()
-    at = datetime.fromtimestamp
-    return [Slot(at(c, UTC), at(c + duration, UTC), pid, location) for c, pid, location in found]
+    starts = {c for c, _pid, _location in found}
+    moments = {m: datetime.fromtimestamp(m, UTC) for m in starts | {c + duration for c in starts}}
+    return [Slot(moments[c], moments[c + duration], pid, location) for c, pid, location in found]
 
 
 def _ts(moment: datetime) -> int:
@@ -257,11 +282,7 @@ def _seconds(delta: timedelta) -> int:
     return int(delta.total_seconds())
 
 
-def _as_seconds(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
-    return [(int(a.timestamp()), int(b.timestamp())) for a, b in intervals]
-
-
-def _room_free(rooms: list[int], room_busy: dict[int, list[tuple[int, int]]], busy_start: int, busy_end: int) -> bool:
+def _room_free(rooms: list[int], room_busy: dict[int, list[Interval]], busy_start: int, busy_end: int) -> bool:
     return any(all(not (busy_start < b and a < busy_end) for a, b in room_busy.get(r, [])) for r in rooms)
 
 
@@ -276,11 +297,12 @@ def check_start(
     exclude_appointment_id: int | None = None,
 ) -> int | None:
     """Raise Invalid (naming the broken rule) or SlotTaken unless `start` is bookable; return a free room id."""
-    busy = _busy_interval(service, start, duration)
+    busy_from, busy_to = _busy_interval(service, start, duration)
+    busy = math.floor(busy_from.timestamp()), math.ceil(busy_to.timestamp())  # rounded outwards, like the calendar
     cal = load_calendar(
         practitioner_ids=[practitioner_id],
-        start=busy[0],
-        end=busy[1],
+        start=busy_from,
+        end=busy_to,
         location_id=location_id,
         room_kind=service.room_kind,
         exclude_appointment_id=exclude_appointment_id,
@@ -291,7 +313,8 @@ def check_start(
     info = infos[0]
     if not _service_allowed(info, service):
         raise Invalid(_("This shift does not allow this service."), code="service_not_in_shift")
-    if not overbook and (start - info.shift.start) % timedelta(minutes=service.grid_minutes):
+    shift_start = datetime.fromtimestamp(info.shift.start, UTC)  # exact: shifts start on whole minutes
+    if not overbook and (start - shift_start) % timedelta(minutes=service.grid_minutes):
         raise Invalid(
             ngettext(
                 "Appointments for this service start every %(n)s minute from the start of the shift.",

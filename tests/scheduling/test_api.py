@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from kabinet.accounts.services import api_token_create
+from kabinet.scheduling.api import SlotOut, slots_json
+from kabinet.scheduling.availability import free_slots
 from kabinet.scheduling.models import Appointment
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +72,27 @@ def test_slots_endpoint_returns_aware_times_in_the_location_zone(api, clinic) ->
     }
     first = datetime.fromisoformat(slots[0]["start"])
     assert first.tzinfo is not None and first == clinic.at(9)
+
+
+def test_slot_json_reads_back_as_the_schema_gives_it(clinic) -> None:
+    """The slot list is written without the schema (kabinet/scheduling/api.py, slots_json): every row has SlotOut's
+    fields in its order and validates to the SlotOut of its slot, times aware."""
+    start = clinic.at(0)
+    slots = free_slots(
+        service=clinic.service,
+        practitioner_ids=[clinic.doctor.pk, clinic.other_doctor.pk],
+        start=start,
+        end=start + timedelta(days=1),
+        not_before=timezone.now(),
+    )
+    assert len({s.practitioner_id for s in slots}) == 2 and len(slots) > 10
+    rows = json.loads(slots_json(slots))
+    assert all(list(row) == list(SlotOut.model_fields) for row in rows)
+    assert [SlotOut.model_validate(row) for row in rows] == [
+        SlotOut(start=s.start, end=s.end, practitioner=s.practitioner_id, location=s.location_id) for s in slots
+    ]
+    assert all(datetime.fromisoformat(row["end"]).tzinfo is not None for row in rows)
+    assert json.loads(slots_json([])) == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from kabinet.scheduling.availability import free_slots
+from kabinet.scheduling.availability import SlotTaken, check_start, free_slots
 from kabinet.scheduling.models import Appointment, TimeOff
 from kabinet.scheduling.services import appointment_book
 
@@ -53,6 +53,34 @@ def test_time_off_removes_slots(clinic) -> None:
     TimeOff.objects.create(organisation=clinic.org, practitioner=clinic.doctor, start=clinic.at(9), end=clinic.at(12))
     starts = _starts(clinic)
     assert starts[0] == "12:00"
+
+
+def test_a_busy_time_ending_a_fraction_of_a_second_late_still_blocks_that_second(clinic) -> None:
+    """The engine works in whole seconds from the database: ends round up and starts down, so the slot right after
+    such a busy time is neither offered nor bookable (SQLite and PostgreSQL compute the seconds differently)."""
+    half = timedelta(milliseconds=500)
+    Appointment.objects.create(
+        organisation=clinic.org,
+        location=clinic.location,
+        practitioner=clinic.doctor,
+        patient=clinic.patient,
+        service=clinic.service,
+        start=clinic.at(9, 30),
+        end=clinic.at(10),
+        busy_start=clinic.at(9, 30) - half,
+        busy_end=clinic.at(10) + half,
+        is_overbooked=True,
+    )
+    starts = _starts(clinic)
+    assert "09:00" not in starts and "10:00" not in starts  # each overlaps the busy time by half a second
+    assert "10:15" in starts
+    with pytest.raises(SlotTaken):
+        check_start(
+            service=clinic.service,
+            practitioner_id=clinic.doctor.pk,
+            location_id=clinic.location.pk,
+            start=clinic.at(10),
+        )
 
 
 def test_any_doctor_merges_slots_of_every_practitioner(clinic) -> None:

@@ -24,6 +24,14 @@ intervals = st.lists(
 )
 
 
+def _seconds(interval: tuple[datetime, datetime]) -> tuple[int, int]:
+    return int(interval[0].timestamp()), int(interval[1].timestamp())
+
+
+def _all_seconds(intervals: list[tuple[datetime, datetime]]) -> list[tuple[int, int]]:
+    return [_seconds(i) for i in intervals]
+
+
 class _Service:
     def __init__(self, duration: int, before: int, after: int, grid: int) -> None:
         self.pk = 1
@@ -75,11 +83,13 @@ def test_engine_matches_naive_reference(
     shift = (BASE, BASE + timedelta(minutes=shift_len))
     break_intervals = [_interval(*b) for b in breaks]
     busy_intervals = [_interval(*b) for b in busy]
-    cal = Calendar()
+    cal = Calendar()  # the engine's calendar is in whole Unix seconds
     cal.shifts[1].append(
-        _ShiftInfo(shift=ShiftSpan(1, 1, 1, *shift), breaks=break_intervals, allowed_service_ids=set())
+        _ShiftInfo(
+            shift=ShiftSpan(1, 1, 1, *_seconds(shift)), breaks=_all_seconds(break_intervals), allowed_service_ids=set()
+        )
     )
-    cal.busy[1] = busy_intervals
+    cal.busy[1] = _all_seconds(busy_intervals)
     monkeypatch.setattr(availability, "load_calendar", lambda **kwargs: cal)
     not_before = BASE + timedelta(minutes=not_before_min)
     got = [

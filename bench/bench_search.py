@@ -112,7 +112,7 @@ def load(org_id: int, count: int) -> None:
             "WHERE organisation_id = %s AND email <> ''",
             [org_id],
         )
-        for table in ("patients_patient", "patients_patientphone", "patients_patientemail"):
+        for table in ("patients_patient", "patients_patientphone", "patients_patientemail", "patients_nameword"):
             cursor.execute(f"ANALYZE {table}")
 
 

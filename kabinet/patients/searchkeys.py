@@ -86,6 +86,13 @@ def query_variants(word: str) -> list[str]:
     return [folded] if latin == folded else [folded, latin]
 
 
+def search_spelling(word: str) -> str:
+    """The one spelling of a query word to look for inside `Patient.search_text`: its Latin form. Every stored key
+    holds the Latin spelling of the whole name (`name_key`) and transliteration goes letter by letter, so a key that
+    contains the folded Cyrillic word contains its Latin form too; looking for both only doubles the index work."""
+    return to_latin(fold(word))
+
+
 def digits_of(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
@@ -107,6 +114,28 @@ def edit_distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous2, previous = previous, current
     return previous[-1]
+
+
+def match_score(word: str, token: str) -> int | None:
+    """How well one query word matches one word of a name, lower is better, None beyond the word's typo allowance:
+    0 when the word is inside the token; else twice the fewest edits to the whole token, or twice the fewest edits
+    to a start of it plus one (the person may type a prefix, but "stepan" matches "степан" better than "степанов")."""
+    best: int | None = None
+    allowance = typo_allowance(word)
+    for variant in query_variants(word):
+        if variant in token:
+            return 0
+        if allowance == 0:
+            continue
+        whole = edit_distance(variant, token, allowance)
+        if whole <= allowance and (best is None or 2 * whole < best):
+            best = 2 * whole
+        lengths = range(max(1, len(variant) - allowance), min(len(token) - 1, len(variant) + allowance) + 1)
+        for prefix in {token[:length] for length in lengths}:
+            distance = edit_distance(variant, prefix, allowance)
+            if distance <= allowance and (best is None or 2 * distance + 1 < best):
+                best = 2 * distance + 1
+    return best
 
 
 def typo_allowance(word: str) -> int:

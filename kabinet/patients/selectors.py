@@ -6,13 +6,15 @@ or API endpoint can show personal data without leaving a trace.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import reduce
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
 
 from kabinet.audit.services import record
 from kabinet.core import permissions, request_context
@@ -34,15 +36,16 @@ from kabinet.patients.models import (
 )
 from kabinet.patients.searchkeys import (
     digits_of,
-    edit_distance,
     fold,
+    match_score,
     query_variants,
+    search_spelling,
     typo_allowance,
 )
 
 TIMELINE_PAGE = 50
-FUZZY_CANDIDATES = 2000  # rows the typo-tolerant pass looks at, at most (in no particular order)
-FUZZY_RESULTS = 200
+FUZZY_CANDIDATES = 2000  # SQLite: rows the typo-tolerant pass looks at, at most (in no particular order)
+FUZZY_RESULTS = 200  # SQLite: best typo matches listed
 # pg_trgm word similarity at which a dictionary word becomes a candidate correction; low on purpose (a swapped pair
 # of letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
 TRIGRAM_THRESHOLD = 0.25
@@ -121,6 +124,22 @@ class _WordSimilar(Lookup):
         return f"{lhs} %%> {rhs}", (*lhs_params, *rhs_params)
 
 
+class _HasWordAmong(Lookup):
+    """`string_to_array(search_text, ' ') && words` (PostgreSQL): some word of the key is one of `words`, whole —
+    answered by the GIN index over the words of `search_text` (migration 0009), one index key per word."""
+
+    lookup_name = "patients_has_word_among"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return "%s", (list(value),)  # one parameter: the list, which psycopg sends as an array
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"string_to_array({lhs}, ' ') && {rhs}::text[]", (*lhs_params, *rhs_params)
+
+
 def _phone_variants(digits: str) -> list[str]:
     """Digit strings to look for in E.164 numbers: as typed, without the international or national prefix."""
     variants = {digits}
@@ -161,10 +180,8 @@ def _contact_ids(organisation: Organisation, *, digits: str = "", card: str = ""
 
 
 def _name_condition(word: str) -> Q:
-    condition = Q()
-    for variant in query_variants(word):
-        condition |= Q(search_text__contains=variant)
-    return condition
+    spelling = search_spelling(word)
+    return Q(search_text__contains=spelling) if spelling else Q()
 
 
 def _as_date(text: str) -> date | None:
@@ -217,66 +234,94 @@ def _ordered_by(qs: QuerySet[Patient], pks: list[int]) -> QuerySet[Patient]:
     return qs.filter(pk__in=pks).annotate(match_rank=order).order_by("match_rank")
 
 
-def _word_distance(word: str, tokens: list[str]) -> int | None:
-    """The fewest edits that turn `word` into some token or the start of one (the person may type a prefix)."""
-    allowance = typo_allowance(word)
-    best: int | None = None
-    for variant in query_variants(word):
-        for token in tokens:
-            if variant in token:
-                return 0
-            if allowance == 0:
-                continue
-            lengths = range(max(1, len(variant) - allowance), len(variant) + allowance + 1)
-            for prefix in {token[:length] for length in lengths}:
-                distance = edit_distance(variant, prefix, allowance)
-                if distance <= allowance and (best is None or distance < best):
-                    best = distance
-    return best
+def _best_score(word: str, tokens: list[str]) -> int | None:
+    """`match_score` of the word against the best-matching word of a name."""
+    scores = [score for token in tokens if (score := match_score(word, token)) is not None]
+    return min(scores, default=None)
 
 
-def _corrections(organisation: Organisation, words: list[str]) -> list[list[str]] | None:
-    """PostgreSQL: for each query word, the words of the clinic's patients' names it may be a mistyped form (or
-    prefix) of, from the NameWord dictionary: pg_trgm finds similar words among a few thousand, the edit distance
-    decides. None when some word has no such correction (nobody can match)."""
+def _could_match_exactly(organisation: Organisation, words: list[str]) -> bool:
+    """False when some query word occurs in no name of the clinic (PostgreSQL: inside no NameWord, a sub-millisecond
+    look-up), so that nobody matches it as typed; on SQLite (no dictionary) always True.
+
+    Saves asking the patients table: with no row to find, PostgreSQL plans `EXISTS (… LIKE '%word%' …)` as a
+    sequential scan that expects an early hit, and reads all of a large clinic."""
+    if connection.vendor != "postgresql":
+        return True
+    checks = {
+        f"w{i}": Count("pk", filter=Q(word__contains=spelling))
+        for i, spelling in enumerate(search_spelling(word) for word in words)
+        if spelling and " " not in spelling  # a spelling with a space spans words: not a dictionary question
+    }
+    if not checks:
+        return True
+    found = NameWord.objects.filter(organisation=organisation).aggregate(**checks)
+    return all(found.values())
+
+
+def _similar_words(organisation: Organisation, words: list[str]) -> list[str]:
+    """PostgreSQL: the words of the clinic's names (NameWord) that pg_trgm finds similar to some query word with a
+    typo allowance — a few thousand words compared rather than a million names; `match_score` then decides."""
     similar = Q()
     for word in words:
         if typo_allowance(word):
             for variant in query_variants(word):
                 similar |= Q(_WordSimilar(F("word"), Value(variant)))
-    known: list[str] = []
-    if similar:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
-            found = NameWord.objects.filter(similar, organisation=organisation).values_list("word", flat=True)
-            known = list(found[:DICTIONARY_CANDIDATES])
-    result = []
-    for word in words:
-        spellings = query_variants(word)
+    if not similar:
+        return []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
+        found = NameWord.objects.filter(similar, organisation=organisation).values_list("word", flat=True)
+        return list(found[:DICTIONARY_CANDIDATES])
+
+
+def _fuzzy_postgresql(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
+    """Every query word either inside some word of the name (as typed) or, corrected, one of its words: the
+    dictionary words within the typo allowance. Both are asked of the GIN index over the words of `search_text`
+    (whole words: one index key each, no substring recheck), so PostgreSQL can intersect the words' row sets
+    before it reads a row. Ranked in the database by the summed `match_score` of what matched (a corrected whole
+    word before a corrected start of a longer one), then by name; counted and paged there like the exact pass."""
+    known = _similar_words(organisation, parsed.name_words)
+    # Every dictionary word that holds a typed word is similar to it (at least 0.33 for four letters), so the
+    # dictionary answers "inside some word" too, unless the look-up was cut at its limit.
+    complete = len(known) < DICTIONARY_CANDIDATES
+    condition, rank = Q(), []
+    for word in parsed.name_words:
+        spelling = search_spelling(word)
+        inside: list[str] = []
+        tiers: dict[int, list[str]] = {}
         if typo_allowance(word):
-            spellings += [w for w in known if w not in spellings and _word_distance(word, [w]) is not None]
-        if not spellings:
-            return None
-        result.append(spellings)
-    return result
+            for candidate in known:
+                score = match_score(word, candidate)
+                if score == 0:
+                    inside.append(candidate)
+                elif score is not None:
+                    tiers.setdefault(score, []).append(candidate)
+        as_typed: Q | None = Q(search_text__contains=spelling)
+        if complete and typo_allowance(word) and " " not in spelling:
+            as_typed = Q(_HasWordAmong(F("search_text"), sorted(inside))) if inside else None
+        corrections = sorted({candidate for group in tiers.values() for candidate in group})
+        either = [Q(_HasWordAmong(F("search_text"), corrections))] if corrections else []
+        if as_typed is not None:
+            either.append(as_typed)
+        if not either:
+            return qs.none()  # a word no name holds, nor anything near it
+        condition &= reduce(operator.or_, either)
+        whens = [When(as_typed, then=Value(0))] if as_typed is not None else []
+        whens += [When(_HasWordAmong(F("search_text"), sorted(tiers[s])), then=Value(s)) for s in sorted(tiers)]
+        rank.append(Case(*whens, default=Value(0), output_field=IntegerField()))
+    found = qs.filter(parsed.other, condition) if parsed.other else qs.filter(condition)
+    total: Any = rank[0]
+    for term in rank[1:]:
+        total = total + term
+    return found.annotate(match_rank=total).order_by("match_rank", "family_name", "given_name", "pk")
 
 
-def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str], organisation: Organisation) -> list[tuple[int, str]]:
-    """A bounded set of (pk, search_text) rows that might match the words with a typo or two."""
+def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int, str]]:
+    """SQLite: a bounded set of (pk, search_text) rows that might match the words with a typo or two — names whose
+    words start or end like a query word (a typo seldom hits both ends of a word)."""
     condition = Q()
-    if connection.vendor == "postgresql":
-        # Names that contain, for every query word, one of its corrections (trigram-indexed substring matches).
-        corrections = _corrections(organisation, words)
-        if corrections is None:
-            return []
-        for spellings in corrections:
-            either = Q()
-            for spelling in spellings:
-                either |= Q(search_text__contains=spelling)
-            condition &= either
-        return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
-    # SQLite: names whose words start or end like a query word (a typo seldom hits both ends of a word).
     for word in words:
         for variant in query_variants(word):
             if len(variant) < 4:
@@ -286,25 +331,27 @@ def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str], organisation: Org
             condition |= Q(search_text__endswith=tail) | Q(search_text__contains=tail + " ")
     if not condition:
         return []
-    return list(qs.filter(condition).values_list("pk", "search_text")[:FUZZY_CANDIDATES])
+    return list(qs.filter(condition).order_by().values_list("pk", "search_text")[:FUZZY_CANDIDATES])
 
 
 def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
     """Typo-tolerant pass: every name word within a small edit distance of some word of the name."""
+    if connection.vendor == "postgresql":
+        return _fuzzy_postgresql(qs, parsed, organisation)
     base = qs.filter(parsed.other) if parsed.other else qs
-    scored: list[tuple[int, int]] = []
-    for pk, search_text in _fuzzy_candidates(base, parsed.name_words, organisation):
+    scored: list[tuple[int, str, int]] = []
+    for pk, search_text in _fuzzy_candidates(base, parsed.name_words):
         tokens = search_text.split()
         total = 0
         for word in parsed.name_words:
-            distance = _word_distance(word, tokens)
-            if distance is None:
+            score = _best_score(word, tokens)
+            if score is None:
                 break
-            total += distance
+            total += score
         else:
-            scored.append((total, pk))
+            scored.append((total, search_text, pk))
     scored.sort()
-    return _ordered_by(qs, [pk for _, pk in scored[:FUZZY_RESULTS]])
+    return _ordered_by(qs, [pk for _, _, pk in scored[:FUZZY_RESULTS]])
 
 
 def patient_search(
@@ -317,10 +364,11 @@ def patient_search(
     """Patients the user may see, narrowed by the criteria and the one-box query, best matches first.
 
     Exact (substring) matches of every word come first; when there are none, names within one or two typing
-    mistakes per word are found: PostgreSQL corrects each word against the clinic's name-word dictionary (pg_trgm,
-    GIN-indexed) and takes names containing a correction of every word, SQLite takes rows whose words start or end
-    alike; both take at most FUZZY_CANDIDATES rows and then check the edit distance in Python. Phones match from
-    PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).
+    mistakes per word are found, a corrected whole word ranking before a corrected start of a word. PostgreSQL
+    corrects each word against the clinic's name-word dictionary (pg_trgm, GIN-indexed) and finds the names that
+    hold a correction through the GIN index over their words, ranking and paging in the database; SQLite takes at
+    most FUZZY_CANDIDATES rows whose words start or end alike and checks the edit distance in Python. Phones match
+    from PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).
     """
     criteria = criteria or PatientCriteria(query=query)
     text = (criteria.query or query).strip()
@@ -337,7 +385,9 @@ def patient_search(
         exact = exact.annotate(
             match_rank=Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
         ).order_by("match_rank", "family_name", "given_name", "pk")
-        if any(typo_allowance(w) for w in parsed.name_words) and not exact.exists():
+        if any(typo_allowance(w) for w in parsed.name_words) and (
+            not _could_match_exactly(organisation, parsed.name_words) or not exact.exists()
+        ):
             return _fuzzy(qs, parsed, organisation)
         return exact
     return exact.order_by("family_name", "given_name", "pk")

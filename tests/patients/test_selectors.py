@@ -17,7 +17,7 @@ from kabinet.core.models import Location, Role
 from kabinet.patients import filters, selectors, services
 from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import PatientEmail, PatientPhone, Relationship
-from kabinet.patients.searchkeys import edit_distance, fold, name_key, to_latin
+from kabinet.patients.searchkeys import edit_distance, fold, match_score, name_key, search_spelling, to_latin
 from kabinet.scheduling.models import Appointment, Service
 from tests.factories import LocationFactory, PatientFactory, member
 
@@ -48,6 +48,19 @@ def test_folding_and_transliteration() -> None:
 )
 def test_edit_distance_counts_a_swap_as_one(a, b, distance) -> None:
     assert edit_distance(a, b, 2) == distance
+
+
+def test_a_query_word_is_looked_for_in_its_latin_spelling() -> None:
+    # Every key carries the Latin spelling of the name, so that one spelling finds Cyrillic and Latin names alike.
+    assert search_spelling("Ёлкина") == "elkina" and search_spelling("Smith") == "smith"
+    assert name_key("Ёлкина").endswith(search_spelling("Ёлкина"))
+
+
+def test_a_mistyped_whole_word_scores_better_than_a_mistyped_start_of_one() -> None:
+    assert match_score("иван", "иванова") == 0  # inside the word
+    assert match_score("стеапн", "степан") == 2  # one edit from the whole word
+    assert match_score("стеапн", "степанова") == 3  # one edit from its start
+    assert match_score("стеапн", "сидоров") is None
 
 
 # --- the one box -------------------------------------------------------------------------------------------------
@@ -86,6 +99,19 @@ def test_typos_do_not_match_everything(people) -> None:
     assert search(people, "Zhukovskaya") == []
     assert search(people, "Ann") == ["Иванова Анна Сергеевна"]  # short words must match as typed
     assert search(people, "Anx") == []
+
+
+def test_a_corrected_whole_name_comes_before_longer_names_it_starts(people, monkeypatch) -> None:
+    # Many "Степанов…" are one edit from "Стеапн" too (as a start); the "Степан" asked for must not be lost
+    # among them (SQLite lists the best FUZZY_RESULTS, PostgreSQL ranks and pages all of them in the database).
+    monkeypatch.setattr(selectors, "FUZZY_RESULTS", 3)
+    for _ in range(4):
+        PatientFactory.create(organisation=people.org, family_name="Степанова", given_name="Десислава")
+    PatientFactory.create(organisation=people.org, family_name="Степан", given_name="Десислава")
+    found = search(people, "Стеапн Десислава")
+    assert found[0] == "Степан Десислава"
+    if connection.vendor == "postgresql":
+        assert found.count("Степанова Десислава") == 4
 
 
 def test_exact_matches_win_over_typo_matches(people) -> None:
@@ -292,6 +318,16 @@ def test_typo_search_queries_are_bounded(people, django_assert_max_num_queries) 
     with django_assert_max_num_queries(9):
         found = list(selectors.patient_search(user=people.registrar, organisation=people.org, query="Ivnaova"))
     assert [str(p) for p in found] == ["Иванова Анна Сергеевна"]
+
+
+def test_a_word_in_no_name_skips_the_exact_look_up_on_postgresql(people) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps no name-word dictionary")
+    # With nothing to find, PostgreSQL would read the whole clinic for `EXISTS (… LIKE …)`; the dictionary says first.
+    with CaptureQueriesContext(connection) as captured:
+        found = search(people, "Pertov")
+    assert found == ["Петров Петър"]
+    assert not [q for q in captured.captured_queries if q["sql"].startswith('SELECT 1 AS "a" FROM "patients_patient"')]
 
 
 # --- the card and the timeline -----------------------------------------------------------------------------------

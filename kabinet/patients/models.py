@@ -408,11 +408,11 @@ class Segment(models.Model):
 
 class NameWord(models.Model):
     """A word that occurs in the names of a clinic's patients (a word of `Patient.search_text`): the spelling
-    dictionary of the typo-tolerant search on PostgreSQL. A typed word is compared (pg_trgm) with these few thousand
-    distinct words rather than with a million names, and the names are then found through the corrected words, as
-    pg_trgm's documentation suggests for spelling suggestions. A statement-level trigger on the patients table keeps
-    it (migration 0008), so bulk imports fill it too; words are never removed (a stale word only finds nobody).
-    SQLite does not use it."""
+    dictionary of the typo-tolerant search on PostgreSQL. A typed word is compared with these few thousand distinct
+    words rather than with a million names (in memory, `kabinet/patients/namewords.py`), and the names are then found
+    through the corrected words, as pg_trgm's documentation suggests for spelling suggestions. A statement-level
+    trigger on the patients table keeps it (migration 0008), so bulk imports fill it too; words are never removed
+    (a stale word only finds nobody). SQLite does not use it."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     word = models.CharField(max_length=150)

@@ -13,18 +13,17 @@ from functools import reduce
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Lookup, Prefetch, Q, QuerySet, Value, When
 
 from kabinet.audit.services import record
 from kabinet.core import permissions, request_context
 from kabinet.core.exceptions import NotFound
 from kabinet.core.models import Location, Member, Organisation, Role
-from kabinet.patients import cards, filters
+from kabinet.patients import cards, filters, namewords
 from kabinet.patients.filters import PatientCriteria
 from kabinet.patients.models import (
     ImportJob,
-    NameWord,
     Patient,
     PatientEmail,
     PatientNote,
@@ -46,10 +45,7 @@ from kabinet.patients.searchkeys import (
 TIMELINE_PAGE = 50
 FUZZY_CANDIDATES = 2000  # SQLite: rows the typo-tolerant pass looks at, at most (in no particular order)
 FUZZY_RESULTS = 200  # SQLite: best typo matches listed
-# pg_trgm word similarity at which a dictionary word becomes a candidate correction; low on purpose (a swapped pair
-# of letters in a six-letter name scores ~0.29), the edit-distance check in Python decides.
-TRIGRAM_THRESHOLD = 0.25
-DICTIONARY_CANDIDATES = 500  # similar dictionary words looked at, at most
+DICTIONARY_CANDIDATES = 500  # corrections of one query looked for in the names, at most (the best ones)
 PHONE_FRAGMENT_DIGITS = 4  # fewer digits match most of a large clinic; card numbers still match exactly
 FAMILY_DEPTH = 2  # parent → child → the child's other parent / siblings
 
@@ -111,17 +107,6 @@ def patient_group(patient_id: int) -> str:
 
 
 # --- search ------------------------------------------------------------------------------------------------------
-
-
-class _WordSimilar(Lookup):
-    """`text %> word` (pg_trgm): some extent of `text` is similar to `word` above the session's threshold."""
-
-    lookup_name = "patients_word_similar"
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} %%> {rhs}", (*lhs_params, *rhs_params)
 
 
 class _HasWordAmong(Lookup):
@@ -241,39 +226,29 @@ def _best_score(word: str, tokens: list[str]) -> int | None:
 
 
 def _could_match_exactly(organisation: Organisation, words: list[str]) -> bool:
-    """False when some query word occurs in no name of the clinic (PostgreSQL: inside no NameWord, a sub-millisecond
-    look-up), so that nobody matches it as typed; on SQLite (no dictionary) always True.
+    """False when some query word occurs in no name of the clinic (PostgreSQL: inside no word of its dictionary,
+    held in memory), so that nobody matches it as typed; on SQLite (no dictionary) always True.
 
     Saves asking the patients table: with no row to find, PostgreSQL plans `EXISTS (… LIKE '%word%' …)` as a
     sequential scan that expects an early hit, and reads all of a large clinic."""
     if connection.vendor != "postgresql":
         return True
-    checks = {
-        f"w{i}": Count("pk", filter=Q(word__contains=spelling))
-        for i, spelling in enumerate(search_spelling(word) for word in words)
-        if spelling and " " not in spelling  # a spelling with a space spans words: not a dictionary question
-    }
-    if not checks:
+    spellings = [spelling for spelling in map(search_spelling, words) if spelling]
+    # A spelling with a space spans words: not a dictionary question.
+    single = [spelling for spelling in spellings if " " not in spelling]
+    if not single:
         return True
-    found = NameWord.objects.filter(organisation=organisation).aggregate(**checks)
-    return all(found.values())
+    dictionary = namewords.clinic_dictionary(organisation.pk)
+    return all(dictionary.holds(spelling) for spelling in single)
 
 
 def _similar_words(organisation: Organisation, words: list[str]) -> list[str]:
-    """PostgreSQL: the words of the clinic's names (NameWord) that pg_trgm finds similar to some query word with a
-    typo allowance — a few thousand words compared rather than a million names; `match_score` then decides."""
-    similar = Q()
-    for word in words:
-        if typo_allowance(word):
-            for variant in query_variants(word):
-                similar |= Q(_WordSimilar(F("word"), Value(variant)))
-    if not similar:
+    """PostgreSQL: the words of the clinic's names (its NameWord dictionary) that some query word with a typo
+    allowance matches — a few thousand words compared in memory rather than a million names."""
+    if not any(typo_allowance(word) for word in words):
         return []
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TRIGRAM_THRESHOLD])
-        found = NameWord.objects.filter(similar, organisation=organisation).values_list("word", flat=True)
-        return list(found[:DICTIONARY_CANDIDATES])
+    dictionary = namewords.clinic_dictionary(organisation.pk)
+    return namewords.similar_words(dictionary.words, words, DICTIONARY_CANDIDATES)
 
 
 def _fuzzy_postgresql(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
@@ -283,8 +258,8 @@ def _fuzzy_postgresql(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation:
     before it reads a row. Ranked in the database by the summed `match_score` of what matched (a corrected whole
     word before a corrected start of a longer one), then by name; counted and paged there like the exact pass."""
     known = _similar_words(organisation, parsed.name_words)
-    # Every dictionary word that holds a typed word is similar to it (at least 0.33 for four letters), so the
-    # dictionary answers "inside some word" too, unless the look-up was cut at its limit.
+    # The dictionary words that hold a typed word are among them, so the dictionary answers "inside some word" too,
+    # unless the look-up was cut at its limit.
     complete = len(known) < DICTIONARY_CANDIDATES
     condition, rank = Q(), []
     for word in parsed.name_words:
@@ -365,7 +340,7 @@ def patient_search(
 
     Exact (substring) matches of every word come first; when there are none, names within one or two typing
     mistakes per word are found, a corrected whole word ranking before a corrected start of a word. PostgreSQL
-    corrects each word against the clinic's name-word dictionary (pg_trgm, GIN-indexed) and finds the names that
+    corrects each word against the clinic's name-word dictionary (held in memory, `namewords`) and finds the names that
     hold a correction through the GIN index over their words, ranking and paging in the database; SQLite takes at
     most FUZZY_CANDIDATES rows whose words start or end alike and checks the edit distance in Python. Phones match
     from PHONE_FRAGMENT_DIGITS digits on, in any spelling (+359…, 0…, 00…, 8…).

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 
 from kabinet.audit.models import AuditEvent
@@ -20,6 +21,7 @@ from kabinet.core.exceptions import Invalid, NotAllowed, NotFound
 from kabinet.patients import importing, selectors
 from kabinet.patients.importing import FileRefused, patient_import_run, patient_import_start
 from kabinet.patients.models import CardNumberSequence, ImportJob, Patient, PatientEmail, PatientNote, PatientPhone
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +83,17 @@ def test_utf8_csv_creates_patients_with_contacts_card_numbers_and_notes(people) 
     assert Patient.objects.get(family_name="Георгиев").birth_date == date(1970, 3, 15)
     events = AuditEvent.objects.filter(action="patient.import_done")
     assert [(e.after or {})["created"] for e in events] == [3]
+
+
+def test_an_import_leaves_the_search_indexes_without_pending_entries(people) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no GIN indexes")
+    PatientFactory.create(organisation=people.org, family_name="Pending")
+    assert importing.flush_search_indexes() > 0  # a new patient's index entries wait in the pending lists
+    assert importing.flush_search_indexes() == 0
+    PatientFactory.create(organisation=people.org, family_name="Waiting")
+    _import(people.registrar, people.org, _csv(ROWS))
+    assert importing.flush_search_indexes() == 0  # the import merged them, its own rows' and the earlier ones
 
 
 def test_cp1251_csv_with_semicolons(people) -> None:

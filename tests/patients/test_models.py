@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from kabinet.core.models import Organisation
+from kabinet.patients import importing
 from kabinet.patients.models import CardNumberSequence, Patient, PatientPhone, Relationship
 from tests.factories import OrganisationFactory, PatientFactory
 
@@ -95,3 +96,30 @@ def test_data_migration_gives_existing_patients_cards_keys_and_contact_rows() ->
     assert Patient.objects.get(family_name="Smith").card_number == "000002"
     new = Patient.objects.create(organisation_id=organisation.pk, family_name="New", given_name="One")
     assert new.card_number == "000003"  # the sequence continues after the migrated numbers
+
+
+def _pending_list_limits() -> dict[str, str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, o.option_value FROM pg_class c"
+            " LEFT JOIN pg_options_to_table(c.reloptions) o ON o.option_name = 'gin_pending_list_limit'"
+            " WHERE c.relname = ANY(%s)",
+            [list(importing.SEARCH_INDEXES)],
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_search_indexes_keep_a_short_pending_list_on_postgresql() -> None:
+    """Every search reads a GIN index's pending list from end to end: 256 kB at most instead of 4 MB."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no GIN indexes")
+    assert _pending_list_limits() == dict.fromkeys(importing.SEARCH_INDEXES, "256")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("patients", "0009_search_words_index_postgresql")])
+    assert _pending_list_limits() == dict.fromkeys(importing.SEARCH_INDEXES, None)  # reversible: the default
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert _pending_list_limits() == dict.fromkeys(importing.SEARCH_INDEXES, "256")

@@ -13,7 +13,6 @@ finds nobody."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Max
@@ -23,16 +22,50 @@ from rapidfuzz.distance import OSA
 from kabinet.patients.models import NameWord
 from kabinet.patients.searchkeys import match_score, query_variants, typo_allowance
 
+CACHED_STARTS_UP_TO = 20_000  # words; a larger dictionary cuts its words' starts per search instead of keeping them
 
-class Dictionary(NamedTuple):
-    size: int
-    last_id: int
-    words: tuple[str, ...]
-    text: str  # the words one per line: `"\n" + spelling` … a quick "is it inside some word?"
+
+class Dictionary:
+    """A clinic's name words, split by script (a word can match a typed word only if they share letters), with
+    the starts of its words cut to the lengths searched so far (the typo pass compares those, per search)."""
+
+    def __init__(self, size: int, last_id: int, words: Sequence[str]) -> None:
+        self.size, self.last_id = size, last_id
+        self.words = tuple(words)
+        self.text = "\n".join(self.words)  # "is it inside some word?" in one substring search
+        self._scripts = {
+            "ascii": tuple(word for word in self.words if any(ch.isascii() for ch in word)),
+            "other": tuple(word for word in self.words if not word.isascii()),
+            "all": self.words,
+        }
+        self._starts: dict[tuple[str, int], list[str]] = {}
+
+    @classmethod
+    def of(cls, words: Sequence[str]) -> Dictionary:
+        return cls(len(words), 0, words)
 
     def holds(self, spelling: str) -> bool:
-        """Some word of the dictionary contains `spelling` (which has no line break)."""
+        """Some word contains `spelling` (which has no line break)."""
         return spelling in self.text
+
+    def words_sharing_letters(self, variant: str) -> tuple[str, tuple[str, ...]]:
+        """The script bucket of words that can share a letter with `variant`."""
+        if variant.isascii():
+            script = "ascii"
+        elif not any(ch.isascii() for ch in variant):
+            script = "other"
+        else:
+            script = "all"
+        return script, self._scripts[script]
+
+    def starts(self, script: str, length: int) -> list[str]:
+        """The words of the script cut to `length` letters (shorter ones whole), in the bucket's order."""
+        cut = self._starts.get((script, length))
+        if cut is None:
+            cut = [word[:length] for word in self._scripts[script]]
+            if len(self.words) <= CACHED_STARTS_UP_TO:
+                self._starts[(script, length)] = cut
+        return cut
 
 
 _held: dict[tuple[str, int], Dictionary] = {}
@@ -47,14 +80,13 @@ def clinic_dictionary(organisation_id: int) -> Dictionary:
     held = _held.get(key)
     if held is not None and (held.size, held.last_id) == (count, last_id):
         return held
-    loaded = tuple(words.values_list("word", flat=True))
     # Counted before the words were read: a word added in between makes the next search read them again.
-    held = Dictionary(count, last_id, loaded, "\n".join(loaded))
+    held = Dictionary(count, last_id, list(words.values_list("word", flat=True)))
     _held[key] = held
     return held
 
 
-def similar_words(words: Sequence[str], query_words: list[str], limit: int) -> list[str]:
+def similar_words(dictionary: Dictionary, query_words: list[str], limit: int) -> list[str]:
     """The words that some query word with a typo allowance matches (`match_score` is not None): the typed word is
     inside them, or within its allowance of the whole word or of a start of it. Best match first, at most `limit`."""
     best: dict[str, int] = {}
@@ -62,17 +94,18 @@ def similar_words(words: Sequence[str], query_words: list[str], limit: int) -> l
         allowance = typo_allowance(word)
         if not allowance:
             continue
-        candidates: set[int] = set()
+        candidates: set[str] = set()
         for variant in query_variants(word):
-            candidates.update(i for i, known in enumerate(words) if variant in known)
+            script, words = dictionary.words_sharing_letters(variant)
+            candidates.update(known for known in words if variant in known)
             # A start of a word within the allowance has about the variant's length; a shorter word is compared
             # whole. RapidFuzz only narrows the list down: `match_score` below decides.
             for length in range(max(1, len(variant) - allowance), len(variant) + allowance + 1):
-                starts = [known[:length] for known in words]
+                starts = dictionary.starts(script, length)
                 found = process.extract(variant, starts, scorer=OSA.distance, score_cutoff=allowance, limit=None)
-                candidates.update(index for _, _, index in found)
-        for index in candidates:
-            score = match_score(word, words[index])
-            if score is not None and score < best.get(words[index], score + 1):
-                best[words[index]] = score
+                candidates.update(words[index] for _, _, index in found)
+        for known in candidates:
+            score = match_score(word, known)
+            if score is not None and score < best.get(known, score + 1):
+                best[known] = score
     return sorted(best, key=lambda known: (best[known], known))[:limit]

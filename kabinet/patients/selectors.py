@@ -248,7 +248,7 @@ def _similar_words(organisation: Organisation, words: list[str]) -> list[str]:
     if not any(typo_allowance(word) for word in words):
         return []
     dictionary = namewords.clinic_dictionary(organisation.pk)
-    return namewords.similar_words(dictionary.words, words, DICTIONARY_CANDIDATES)
+    return namewords.similar_words(dictionary, words, DICTIONARY_CANDIDATES)
 
 
 def _fuzzy_postgresql(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:

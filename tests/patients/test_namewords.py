@@ -27,12 +27,14 @@ def test_similar_words_are_exactly_the_words_match_score_accepts(words: list[str
             score = match_score(word, known)
             if score is not None:
                 expected[known] = min(score, expected.get(known, score))
-    found = namewords.similar_words(words, typed, limit=1000)
+    found = namewords.similar_words(namewords.Dictionary.of(words), typed, limit=1000)
     assert found == sorted(expected, key=lambda known: (expected[known], known))
 
 
 def test_similar_words_finds_swaps_starts_and_the_other_alphabet() -> None:
-    words = ["иванов", "ivanov", "иванова", "ivanova", "петров", "petrov", "smirnova", "смирнова"]
+    words = namewords.Dictionary.of(
+        ["иванов", "ivanov", "иванова", "ivanova", "петров", "petrov", "smirnova", "смирнова"]
+    )
     assert namewords.similar_words(words, ["ивнаов"], limit=10) == ["ivanov", "иванов", "ivanova", "иванова"]
     assert namewords.similar_words(words, ["smirnva"], limit=10) == ["smirnova"]
     assert namewords.similar_words(words, ["ива"], limit=10) == []  # too short for a typo allowance

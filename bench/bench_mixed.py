@@ -23,7 +23,8 @@ import random
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -81,36 +82,42 @@ def _prepare(clinic: harness.BenchClinic, rng: random.Random) -> list[tuple[int,
     return free
 
 
-async def _drive(base_url: str, clinic: harness.BenchClinic, free: list[tuple[int, datetime]]) -> dict[str, Any]:
-    import httpx
+Call = tuple[str, str, dict[str, Any]]
 
-    rng = random.Random(7)
-    patient_ids = [p.pk for p in clinic.patients]
-    days = [d.isoformat() for d in clinic.days[1:]]
-    zone = clinic.location.zone
+
+def request_mix(
+    *,
+    free: Iterator[tuple[int, datetime]],
+    patient_ids: list[int],
+    days: list[date],
+    zone: Any,
+    location: int,
+    service: int,
+    rng: random.Random,
+) -> Callable[[], tuple[str, list[Call]]]:
+    """The workload: a function that picks the next request by weight and returns (kind, [(method, path, kwargs)])
+    with httpx-style kwargs (params, json, headers). bench/profile_mixed.py replays the same mix in one process."""
+    day_names = [d.isoformat() for d in days]
     day_bounds = {
         d.isoformat(): (
             datetime.combine(d, dtime(0), tzinfo=zone).isoformat(),
             datetime.combine(d + timedelta(days=1), dtime(0), tzinfo=zone).isoformat(),
         )
-        for d in clinic.days[1:]
+        for d in days
     }
-    slots_to_book = iter(free)
-    samples: dict[str, list[float]] = {}
-    outcomes: Counter[str] = Counter()
     keys = itertools.count()
-    loc, service = clinic.location.pk, clinic.service.pk
+    run = f"{time.time_ns():x}"  # Idempotency-Keys unique across runs against one database
 
-    def request() -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
+    def request() -> tuple[str, list[Call]]:
         roll = rng.random()
         if roll < 0.30:
-            since, until = day_bounds[rng.choice(days)]
+            since, until = day_bounds[rng.choice(day_names)]
             return "calendar", [
-                ("GET", "/api/v1/appointments", {"params": {"start": since, "end": until, "location": loc}})
+                ("GET", "/api/v1/appointments", {"params": {"start": since, "end": until, "location": location}})
             ]
         if roll < 0.50:
-            day = rng.choice(days)
-            params = {"service": service, "start": day, "end": day, "location": loc}
+            day = rng.choice(day_names)
+            params = {"service": service, "start": day, "end": day, "location": location}
             return "slots", [("GET", "/api/v1/slots", {"params": params})]
         if roll < 0.70:
             i = rng.randrange(len(patient_ids))
@@ -123,12 +130,32 @@ async def _drive(base_url: str, clinic: harness.BenchClinic, free: list[tuple[in
                 ("GET", f"/api/v1/patients/{pid}/timeline", {"params": {"limit": 20}}),
             ]
         if roll < 0.95:
-            doctor, start = next(slots_to_book)
-            body = {"patient": rng.choice(patient_ids), "practitioner": doctor, "service": service}
-            body.update({"start": start.isoformat(), "location": loc})
-            headers = {"Idempotency-Key": f"mixed-{next(keys)}"}
+            doctor, start = next(free)
+            body: dict[str, Any] = {"patient": rng.choice(patient_ids), "practitioner": doctor, "service": service}
+            body.update({"start": start.isoformat(), "location": location})
+            headers = {"Idempotency-Key": f"mixed-{run}-{next(keys)}"}
             return "booking", [("POST", "/api/v1/appointments", {"json": body, "headers": headers})]
         return "lists", [("GET", rng.choice(["/api/v1/practitioners", "/api/v1/services"]), {})]
+
+    return request
+
+
+async def _drive(
+    server: harness.Server, database: str, clinic: harness.BenchClinic, free: list[tuple[int, datetime]]
+) -> dict[str, Any]:
+    import httpx
+
+    request = request_mix(
+        free=iter(free),
+        patient_ids=[p.pk for p in clinic.patients],
+        days=clinic.days[1:],
+        zone=clinic.location.zone,
+        location=clinic.location.pk,
+        service=clinic.service.pk,
+        rng=random.Random(7),
+    )
+    samples: dict[str, list[float]] = {}
+    outcomes: Counter[str] = Counter()
 
     stop_at = 0.0
     measuring = False
@@ -150,14 +177,25 @@ async def _drive(base_url: str, clinic: harness.BenchClinic, free: list[tuple[in
 
     limits = httpx.Limits(max_connections=USERS, max_keepalive_connections=USERS)
     headers = {"Authorization": f"Bearer {clinic.token}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30) as client:
+    backends = f" {database} "  # PostgreSQL backends name their database in their command line
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as client:
         stop_at = time.perf_counter() + WARMUP_S
         await asyncio.gather(*(user(client) for _ in range(USERS)))
         measuring = True
         began = time.perf_counter()
+        cpu_began = (
+            time.process_time(),
+            harness.cpu_seconds(process_group=server.process.pid),
+            harness.cpu_seconds(cmdline_contains=backends),
+        )
         stop_at = began + DURATION_S
         await asyncio.gather(*(user(client) for _ in range(USERS)))
         wall = time.perf_counter() - began
+        cpu_ended = (
+            time.process_time(),
+            harness.cpu_seconds(process_group=server.process.pid),
+            harness.cpu_seconds(cmdline_contains=backends),
+        )
     everything = [s for values in samples.values() for s in values]
     figures: dict[str, Any] = {
         "users": USERS,
@@ -167,6 +205,10 @@ async def _drive(base_url: str, clinic: harness.BenchClinic, free: list[tuple[in
         **harness.summary_ms(everything),
         "errors": sum(v for k, v in outcomes.items() if k != "ok"),
     }
+    # CPU per request of the load generator (this process), the server's processes and the PostgreSQL backends that
+    # served them: what the 2 cores were spent on (the rest of the machine's CPU went elsewhere).
+    for name, before, after in zip(("client", "server", "database"), cpu_began, cpu_ended, strict=True):
+        figures[f"{name}_cpu_ms_per_request"] = round((after - before) / max(len(everything), 1) * 1000, 2)
     for kind, values in sorted(samples.items()):
         figures[f"{kind}.p95_ms"] = harness.summary_ms(values)["p95_ms"]
     if figures["errors"]:
@@ -181,7 +223,7 @@ def main() -> None:
     free = _prepare(clinic, random.Random(3))
     server = harness.start_server("wsgi", url, workers=WORKERS)
     try:
-        figures = asyncio.run(_drive(server.url, clinic, free))
+        figures = asyncio.run(_drive(server, url.rsplit("/", 1)[1], clinic, free))
     finally:
         server.stop()
     harness.write_result(

@@ -11,19 +11,22 @@ number of concurrent virtual users for a fixed time. Each user picks a request b
     practitioners / services lists (booking page)               5 %
 
 Targets (issue #9): ≥ 400 requests/s, p95 ≤ 100 ms, 0 errors on 2 cores. The load generator runs on the same
-machine and takes part of its CPU; the figures say how many cores the machine has.
+machine and takes part of its CPU; the figures say how many cores the machine has, and how much CPU per request the
+client, the server processes and their PostgreSQL backends used. (`--threads 4` makes gunicorn's workers gthread
+workers: keep-alive connections, a thread per request.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -36,6 +39,7 @@ DOCTORS, DAYS, PATIENTS, BOOKED = 10, 30, 5000, 2000
 USERS = int(os.environ.get("BENCH_MIXED_USERS", "24"))
 WARMUP_S, DURATION_S = 5.0, float(os.environ.get("BENCH_MIXED_SECONDS", "30"))
 WORKERS = int(os.environ.get("BENCH_MIXED_WORKERS", str(2 * (os.cpu_count() or 2) + 1)))
+CLIENT = os.environ.get("BENCH_MIXED_CLIENT", "aiohttp")
 
 
 def _prepare(clinic: harness.BenchClinic, rng: random.Random) -> list[tuple[int, datetime]]:
@@ -140,11 +144,47 @@ def request_mix(
     return request
 
 
+@contextlib.asynccontextmanager
+async def _client(base_url: str, headers: dict[str, str]) -> AsyncIterator[Callable[..., Awaitable[bool]]]:
+    """`send(method, path, kwargs) -> ok` over one keep-alive connection per user: the whole body is read and ok
+    means a status below 400, with either client. BENCH_MIXED_CLIENT picks it: `aiohttp` (the default: its C HTTP
+    parser takes ~0.5 ms of CPU per request against httpx's ~2 ms, which the server gets on the shared cores; it is
+    installed anyway, with pywebpush) or `httpx`."""
+    if CLIENT == "aiohttp":
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=USERS)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(base_url, headers=headers, connector=connector, timeout=timeout) as session:
+
+            async def send_aiohttp(method: str, path: str, kwargs: dict[str, Any]) -> bool:
+                try:
+                    async with session.request(method, path, **kwargs) as response:
+                        await response.read()
+                        return response.status < 400
+                except (aiohttp.ClientError, TimeoutError):
+                    return False
+
+            yield send_aiohttp
+        return
+    import httpx
+
+    limits = httpx.Limits(max_connections=USERS, max_keepalive_connections=USERS)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30) as client:
+
+        async def send_httpx(method: str, path: str, kwargs: dict[str, Any]) -> bool:
+            try:
+                response = await client.request(method, path, **kwargs)
+            except httpx.HTTPError:
+                return False
+            return response.status_code < 400
+
+        yield send_httpx
+
+
 async def _drive(
     server: harness.Server, database: str, clinic: harness.BenchClinic, free: list[tuple[int, datetime]]
 ) -> dict[str, Any]:
-    import httpx
-
     request = request_mix(
         free=iter(free),
         patient_ids=[p.pk for p in clinic.patients],
@@ -160,27 +200,22 @@ async def _drive(
     stop_at = 0.0
     measuring = False
 
-    async def user(client: httpx.AsyncClient) -> None:
+    async def user(send: Callable[[str, str, dict[str, Any]], Awaitable[bool]]) -> None:
         while time.perf_counter() < stop_at:
             kind, calls = request()
             for method, path, kwargs in calls:
                 started = time.perf_counter()
-                try:
-                    response = await client.request(method, path, **kwargs)
-                    ok = response.status_code < 400
-                except httpx.HTTPError:
-                    ok = False
+                ok = await send(method, path, kwargs)
                 elapsed = time.perf_counter() - started
                 if measuring:
                     samples.setdefault(kind, []).append(elapsed)
                     outcomes["ok" if ok else f"error:{kind}"] += 1
 
-    limits = httpx.Limits(max_connections=USERS, max_keepalive_connections=USERS)
     headers = {"Authorization": f"Bearer {clinic.token}"}
     backends = f" {database} "  # PostgreSQL backends name their database in their command line
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as client:
+    async with _client(server.url, headers) as send:
         stop_at = time.perf_counter() + WARMUP_S
-        await asyncio.gather(*(user(client) for _ in range(USERS)))
+        await asyncio.gather(*(user(send) for _ in range(USERS)))
         measuring = True
         began = time.perf_counter()
         cpu_began = (
@@ -189,7 +224,7 @@ async def _drive(
             harness.cpu_seconds(cmdline_contains=backends),
         )
         stop_at = began + DURATION_S
-        await asyncio.gather(*(user(client) for _ in range(USERS)))
+        await asyncio.gather(*(user(send) for _ in range(USERS)))
         wall = time.perf_counter() - began
         cpu_ended = (
             time.process_time(),
@@ -198,6 +233,7 @@ async def _drive(
         )
     everything = [s for values in samples.values() for s in values]
     figures: dict[str, Any] = {
+        "client": CLIENT,
         "users": USERS,
         "server_workers": WORKERS,
         "requests": len(everything),

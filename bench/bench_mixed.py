@@ -267,7 +267,7 @@ def main() -> None:
         figures,
         {"requests_per_s": ">= 400", "p95_ms": "<= 100", "errors": "== 0"},
         database="postgres",
-        server=f"gunicorn, {WORKERS} sync workers",
+        server=f"gunicorn, {WORKERS} workers of 4 threads (gthread)",
     )
     for key, value in figures.items():
         print(f"mixed.{key} = {value}")

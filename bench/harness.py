@@ -164,6 +164,37 @@ def start_server(kind: str, url: str, *, workers: int = 2, **settings: str) -> S
     raise RuntimeError("server did not start")
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stats() -> list[tuple[int, int, float, str]]:
+    """(pid, process group, CPU seconds user+system, command line) of every process on the machine (Linux /proc)."""
+    rows = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; fields[0] is the state
+        rows.append((int(entry.name), int(fields[2]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, cmdline))
+    return rows
+
+
+def cpu_seconds(*, process_group: int | None = None, cmdline_contains: str | None = None) -> float:
+    """CPU time used so far by the live processes of a process group (a server started by start_server) or whose
+    command line contains a string (PostgreSQL backends show their database's name there). Take it before and
+    after a run: the difference is what those processes spent on it."""
+    return sum(
+        cpu
+        for _pid, group, cpu, cmdline in _proc_stats()
+        if (process_group is not None and group == process_group)
+        or (cmdline_contains is not None and cmdline_contains in cmdline)
+    )
+
+
 @dataclass
 class BenchClinic:
     org: Any

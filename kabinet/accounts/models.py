@@ -116,7 +116,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.email or self.phone or f"#{self.pk}"
+        return self.label_of(self.pk, self.full_name, self.email, self.phone)
+
+    @staticmethod
+    def label_of(pk: int, full_name: str, email: str | None, phone: str | None) -> str:
+        """str(user) from its columns, for reads that build no model instance."""
+        return full_name or email or phone or f"#{pk}"
 
     def clean(self) -> None:
         super().clean()

@@ -139,8 +139,13 @@ class Member(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.organisation}"
 
+    # Set by permissions.roles_by_organisation, which reads the roles with the membership.
+    known_role_codes: set[str] | None = None
+
     @property
     def role_codes(self) -> set[str]:
+        if self.known_role_codes is not None:
+            return set(self.known_role_codes)
         return {r.role for r in self.roles.all()}
 
 

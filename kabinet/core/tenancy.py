@@ -19,7 +19,8 @@ def current_organisation(request: HttpRequest) -> Organisation | None:
         return None
     chosen = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     org_id = chosen if chosen in org_ids else min(org_ids)
-    org = Organisation.objects.get(pk=org_id)
+    member = permissions.active_member(request.user, org_id)  # read with its organisation (roles_by_organisation)
+    org = member.organisation if member is not None else Organisation.objects.get(pk=org_id)
     request._kabinet_organisation = org  # type: ignore[attr-defined]
     return org
 

@@ -141,7 +141,7 @@ class Patient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return " ".join(part for part in (self.family_name, self.given_name, self.middle_name) if part)
+        return self.name_of(self.family_name, self.given_name, self.middle_name)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_derived()
@@ -149,6 +149,11 @@ class Patient(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "search_text", "card_number"}
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def name_of(family_name: str, given_name: str, middle_name: str) -> str:
+        """str(patient) from the three columns, for reads that build no model instance."""
+        return " ".join(part for part in (family_name, given_name, middle_name) if part)
 
     def fill_derived(self) -> None:
         """Set the search key (and, for a new patient, the next card number). save() calls it; importers that

@@ -79,6 +79,9 @@ def patients_visible_to(user: Any, organisation: Organisation | None = None) -> 
         for org_id in permissions.organisations_of(user)
         if permissions.is_staff_of(user, org_id) and (organisation is None or org_id == organisation.pk)
     ]
+    if organisation is not None and staff_orgs:
+        # Staff of the organisation see all its patients, their own records there among them: those need no look-up.
+        return Patient.objects.filter(organisation=organisation)
     condition = Q(organisation_id__in=staff_orgs) | Q(pk__in=own_patient_ids(user))
     qs = Patient.objects.filter(condition)
     if organisation is not None:

@@ -39,8 +39,15 @@ class TranslatedNameMixin(models.Model):
         return self.display_name()
 
     def display_name(self, language: str | None = None) -> str:
-        language = (language or translation.get_language() or "en")[:2]
-        return getattr(self, f"name_{language}", "") or self.name
+        column = self.name_column(language)
+        return (getattr(self, column) if column else "") or self.name
+
+    @classmethod
+    def name_column(cls, language: str | None = None) -> str | None:
+        """The column with the name in `language` (default: the active one); None for English, which is `name`.
+        `display_name` is that column's value, or `name` when it is empty (for reads that build no instance)."""
+        column = f"name_{(language or translation.get_language() or 'en')[:2]}"
+        return column if column in ("name_ru", "name_bg") else None
 
 
 class Service(TranslatedNameMixin):

@@ -23,12 +23,14 @@ def test_the_active_membership_comes_with_the_roles(
 ) -> None:
     own = Member.objects.get(user=registrar, organisation=org)
     user = _fresh(registrar)
-    with django_assert_num_queries(2):  # memberships, their roles
+    with django_assert_num_queries(1):  # memberships joined to their organisations and roles
         assert permissions.has_role(user, org, Role.REGISTRAR)
     with django_assert_num_queries(0):
         found = permissions.active_member(user, org.pk)
         assert found is not None and found.pk == own.pk
         assert found.user is user  # its user is the caller, not another query
+        assert found.organisation == org and found.role_codes == {Role.REGISTRAR}
+        assert not permissions.requires_two_factor(user)
         assert permissions.active_member(user, other_org) is None
         assert permissions.active_member(user, None) is None
 
@@ -51,3 +53,30 @@ def test_forgetting_the_roles_forgets_the_memberships(
     permissions.forget_roles(registrar)
     found = permissions.active_member(registrar, other_org)
     assert found is not None and found.pk == joined.pk
+
+
+def test_a_membership_without_roles_or_with_several_counts_once(
+    registrar: User, org: Organisation, other_org: Organisation
+) -> None:
+    """The roles come joined to the memberships, a row per role: neither none nor two make a membership vanish or
+    repeat."""
+    Member.objects.create(user=registrar, organisation=other_org)
+    own = Member.objects.get(user=registrar, organisation=org)
+    own.roles.create(role=Role.DOCTOR)
+    user = _fresh(registrar)
+    assert permissions.roles_by_organisation(user) == {org.pk: {Role.REGISTRAR, Role.DOCTOR}, other_org.pk: set()}
+    assert sorted(permissions.organisations_of(user)) == sorted([org.pk, other_org.pk])
+    assert permissions.active_member(user, other_org) is not None
+
+
+def test_the_tenancy_takes_the_organisation_from_the_membership(
+    registrar: User, org: Organisation, rf: Any, django_assert_num_queries: Any
+) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from kabinet.core import tenancy
+
+    request = rf.get("/")
+    request.user, request.session = _fresh(registrar), SessionStore()
+    with django_assert_num_queries(1):  # the memberships, with the organisation
+        assert tenancy.current_organisation(request) == org

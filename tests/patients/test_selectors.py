@@ -393,3 +393,22 @@ def test_family_reaches_two_steps(people) -> None:
 
 def test_last_visit_filter_needs_no_visits_at_all(people) -> None:
     assert search(people, last_visit_from=date(2000, 1, 1)) == []
+
+
+def test_staff_reading_in_their_clinic_need_no_look_up_of_their_own_records(people) -> None:
+    """Staff of the organisation see every patient of it: patients_visible_to asks no own-records query for them
+    (a patient, or staff reading without an organisation, still gets theirs)."""
+    PatientFactory.create(organisation=people.other_org, user=people.registrar, family_name="Self")
+    selectors.patient_get(user=people.registrar, patient_id=people.anna.pk, organisation=people.org)  # roles cached
+    with CaptureQueriesContext(connection) as queries:
+        found = selectors.patient_get(user=people.registrar, patient_id=people.anna.pk, organisation=people.org)
+    assert found == people.anna and len(queries) == 1
+    with pytest.raises(NotFound):  # other clinic's patients stay out of reach, the own record there included
+        selectors.patient_get(
+            user=people.registrar,
+            patient_id=PatientFactory.create(organisation=people.other_org).pk,
+            organisation=people.org,
+        )
+    own = selectors.patients_visible_to(people.registrar).filter(family_name="Self")
+    assert own.count() == 1  # without an organisation the own records come in
+    assert selectors.patient_get(user=people.anna_user, patient_id=people.anna.pk, organisation=people.org)

@@ -122,6 +122,47 @@ def test_book_then_get_and_list(api, clinic) -> None:
     assert [a["id"] for a in listed] == [body["id"]]
 
 
+def test_calendar_list_is_each_appointments_schema_output_read_from_plain_columns(api, clinic) -> None:
+    """GET /api/v1/appointments builds no model instances (kabinet/scheduling/api.py, appointment_rows): its rows
+    are what AppointmentOut gives for each appointment, in the caller's language, and its query reads the columns
+    it shows, not every column of the doctor's user (the password hash) or of the patient (allergies)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import translation
+
+    from kabinet.scheduling.api import AppointmentOut, appointment_out
+
+    first = _post(api, "/api/v1/appointments", _payload(clinic, note="first visit")).json()["id"]
+    second = _post(
+        api,
+        "/api/v1/appointments",
+        _payload(clinic, practitioner=clinic.other_doctor.pk, service=clinic.long_service.pk),
+    ).json()["id"]
+    Appointment.objects.filter(pk=second).update(reason=clinic.cancel_reason, reason_note="late", is_overbooked=True)
+    clinic.service.name_ru = "Консультация"
+    clinic.service.save()
+    clinic.other_doctor.user.full_name = ""  # the doctor is named by the email then
+    clinic.other_doctor.user.save()
+    clinic.patient.middle_name = "Ivanovna"
+    clinic.patient.save()
+    clinic.registrar.language = "ru"
+    clinic.registrar.save()
+    with CaptureQueriesContext(connection) as queries:
+        listed = api.get(
+            "/api/v1/appointments",
+            {"start": clinic.at(0).isoformat(), "end": (clinic.at(0) + timedelta(days=1)).isoformat()},
+        )
+    assert listed.status_code == 200 and listed["Content-Type"] == "application/json; charset=utf-8"
+    appointments = Appointment.objects.filter(pk__in=[first, second]).order_by("start", "pk")
+    with translation.override("ru"):
+        expected = [AppointmentOut.model_validate(appointment_out(a)).model_dump(mode="json") for a in appointments]
+    assert listed.json() == expected
+    assert {row["service_name"] for row in expected} == {"Консультация", "Fillers"}
+    assert {row["practitioner_name"] for row in expected} == {"Dr Dana", "doc2@example.org"}
+    (calendar,) = [q["sql"] for q in queries.captured_queries if 'FROM "scheduling_appointment"' in q["sql"]]
+    assert '"password"' not in calendar and '"allergies"' not in calendar and '"search_text"' not in calendar
+
+
 def test_second_booking_gets_409_slot_taken(api, clinic) -> None:
     assert _post(api, "/api/v1/appointments", _payload(clinic)).status_code == 201
     response = _post(api, "/api/v1/appointments", _payload(clinic))

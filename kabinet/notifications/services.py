@@ -469,27 +469,47 @@ def _timeline_title(message: Message, org_language: str) -> str:
 _TIMELINE_STATES = {State.SENT, State.DELIVERED, State.READ, State.FAILED, State.BOUNCED, State.REJECTED, State.INVALID}
 
 
+def _loaded(message: Message, relation: str) -> Any:
+    """The related row when it was loaded with the message (the dispatcher's `select_related`), else None."""
+    return Message._meta.get_field(relation).get_cached_value(message, None)  # type: ignore[union-attr]
+
+
+def _org_language(message: Message) -> str:
+    organisation = _loaded(message, "organisation")
+    if organisation is not None:
+        return str(organisation.default_language)
+    return str(Organisation.objects.values_list("default_language", flat=True).get(pk=message.organisation_id))
+
+
 def _timeline_sync(message: Message, state: str, at: datetime) -> None:
+    """Show the state on the patient's timeline. Reads nothing when the message came with its organisation and
+    patient (a dispatcher batch loads them with the claim)."""
     from kabinet.patients.services import timeline_add, timeline_update
 
     if not message.patient_id or message.channel == Channel.INAPP:
         return
     message.state = state
     if message.timeline_entry_id:
-        org_language = Organisation.objects.values_list("default_language", flat=True).get(pk=message.organisation_id)
         timeline_update(
-            entry_id=message.timeline_entry_id, title=_timeline_title(message, org_language), data={"status": state}
+            entry_id=message.timeline_entry_id,
+            title=_timeline_title(message, _org_language(message)),
+            data={"status": state},
         )
         return
     if state not in _TIMELINE_STATES:
         return
-    patient = Patient.objects.select_related("organisation").filter(pk=message.patient_id).first()
-    if patient is None:
-        return
+    patient = _loaded(message, "patient")
+    if patient is not None:
+        language = _org_language(message)
+    else:
+        patient = Patient.objects.select_related("organisation").filter(pk=message.patient_id).first()
+        if patient is None:
+            return
+        language = patient.organisation.default_language
     entry = timeline_add(
         patient=patient,
         kind=TIMELINE_KIND[message.channel],
-        title=_timeline_title(message, patient.organisation.default_language),
+        title=_timeline_title(message, language),
         body=message.subject or message.body[:500],
         occurred_at=at,
         ref_type="notifications.message",

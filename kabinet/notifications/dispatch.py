@@ -49,15 +49,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kabinet.core import realtime
 from kabinet.notifications import providers
 from kabinet.notifications.models import Message, MessageEvent
 from kabinet.notifications.providers import OutcomeUnknown, Permanent, Provider, SendError, Sent, Temporary
-from kabinet.notifications.services import history_add, marketing_refusals, released_key
+from kabinet.notifications.services import history_add, marketing_refusals, message_set, released_key
 
 logger = logging.getLogger(__name__)
 State = Message.State
@@ -202,20 +200,30 @@ def _ours(message: Message) -> Any:
 
 
 def _hand_off(message: Message, provider: Provider, now: datetime) -> bool:
-    updated = _ours(message).update(handed_at=now, attempts=F("attempts") + 1, provider=provider.name)
+    handed = message_set(
+        message.pk,
+        {"handed_at": now, "provider": provider.name},
+        sql=[(f"{connection.ops.quote_name('attempts')} = {connection.ops.quote_name('attempts')} + %s", 1)],
+        claim_token=message.claim_token,
+    )
     message.attempts += 1
     message.provider = provider.name
-    return updated == 1
+    return handed
 
 
 def _record_sent(message: Message, result: Sent, worker: str, report: Report) -> None:
     now = timezone.now()
     state: str = State.DELIVERED if result.delivered else State.SENT
     fields: dict[str, Any] = {"provider": message.provider, "provider_id": result.provider_id}
-    fields.update(next_attempt_at=None, sent_at=Coalesce(F("sent_at"), Value(now)), **_CLEARED)
+    fields.update(next_attempt_at=None, **_CLEARED)
     done = {"state": state, "last_error": "", "error_code": "", **({"delivered_at": now} if result.delivered else {})}
+    sent_at = connection.ops.quote_name("sent_at")
+    first_sent = (
+        f"{sent_at} = COALESCE({sent_at}, %s)",
+        Message._meta.get_field("sent_at").get_db_prep_save(now, connection),
+    )
     # The common path: still ours and still sending, so one conditional UPDATE says it all.
-    if not _ours(message).update(**fields, **done):
+    if not message_set(message.pk, {**fields, **done}, sql=[first_sent], claim_token=message.claim_token):
         current = Message.objects.select_for_update().filter(pk=message.pk).first()
         if current is None:
             return
@@ -230,7 +238,7 @@ def _record_sent(message: Message, result: Sent, worker: str, report: Report) ->
             fields.update(done)
         else:
             state = ""  # a delivery report came first (sent/delivered/rejected): keep its state and its reason
-        Message.objects.filter(pk=message.pk).update(**fields)
+        message_set(message.pk, fields, sql=[first_sent])
     if state:
         history_add(message, state, result.detail or f"{message.provider} accepted it", worker=worker, at=now)
     report.sent += 1

@@ -25,14 +25,14 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signing import BadSignature, Signer
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, F, Value
+from django.db.models import CharField, F, Field, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -469,6 +469,38 @@ def _timeline_title(message: Message, org_language: str) -> str:
 _TIMELINE_STATES = {State.SENT, State.DELIVERED, State.READ, State.FAILED, State.BOUNCED, State.REJECTED, State.INVALID}
 
 
+def message_set(
+    message_id: int, values: Mapping[str, Any], *, claim_token: Any = None, sql: Sequence[tuple[str, Any]] = ()
+) -> bool:
+    """UPDATE one outbox row in a plain statement; with `claim_token`, only while it is still `sending` under that
+    claim. `values` are field values; `sql` adds (column expression, parameter) pairs such as
+    ("attempts = attempts + %s", 1). Whether the row was changed.
+
+    The dispatcher's few writes per message go through here: building the same UPDATE with the ORM cost ten times
+    what the database spends on it (0.25–0.4 ms against 0.01–0.04 ms)."""
+    opts, quote = Message._meta, connection.ops.quote_name
+
+    def field(name: str) -> Field[Any, Any]:
+        return cast("Field[Any, Any]", opts.get_field(name))
+
+    def prepared(name: str, value: Any) -> Any:
+        return field(name).get_db_prep_save(value, connection)
+
+    sets = [f"{quote(field(name).column or name)} = %s" for name in values]
+    params = [prepared(name, value) for name, value in values.items()]
+    for expression, parameter in sql:
+        sets.append(expression)
+        params.append(parameter)
+    where = f"{quote('id')} = %s"
+    params.append(message_id)
+    if claim_token is not None:
+        where += f" AND {quote('state')} = %s AND {quote('claim_token')} = %s"
+        params += [State.SENDING, prepared("claim_token", claim_token)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {quote(opts.db_table)} SET {', '.join(sets)} WHERE {where}", params)  # noqa: S608
+        return bool(cursor.rowcount)
+
+
 def _loaded(message: Message, relation: str) -> Any:
     """The related row when it was loaded with the message (the dispatcher's `select_related`), else None."""
     return Message._meta.get_field(relation).get_cached_value(message, None)  # type: ignore[union-attr]
@@ -516,7 +548,7 @@ def _timeline_sync(message: Message, state: str, at: datetime) -> None:
         ref_id=message.pk,
         data={"status": state, "channel": message.channel, "message": message.pk},
     )
-    Message.objects.filter(pk=message.pk).update(timeline_entry_id=entry.pk)
+    message_set(message.pk, {"timeline_entry_id": entry.pk})
     message.timeline_entry_id = entry.pk
 
 

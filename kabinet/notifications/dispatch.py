@@ -28,7 +28,8 @@ reason.
 
 So: exactly once for deduplicating providers; at most once for the others, where the only loss is the message
 whose worker died between its hand-off mark and the commit that records the provider's answer — a window of one
-provider call, one message per dispatcher — and that loss is visible, never silent. In-app notices are delivered
+provider call, one message per sender (a dispatcher has NOTIFICATIONS_SENDERS of them, one by default) — and
+that loss is visible, never silent. In-app notices are delivered
 inside the transaction that records them.
 
 A batch reads what its timeline entries need (organisation and patient) with the claim, keeps one connection per
@@ -395,13 +396,8 @@ def withhold_marketing(claimed: list[Message], *, worker: str, report: Report) -
     return kept
 
 
-def dispatch_due(*, batch: int | None = None, worker: str | None = None) -> Report:
-    """One round: recover expired leases, claim up to `batch` due messages, send them."""
-    worker = worker or worker_id()
-    report = recover(worker=worker)
-    claimed, claim_report = claim(batch=batch or settings.NOTIFICATIONS_BATCH, worker=worker)
-    report.add(claim_report)
-    claimed = withhold_marketing(claimed, worker=worker, report=report)
+def _send_share(claimed: list[Message], *, worker: str, report: Report) -> None:
+    """One sender's part of a batch: its own provider connections, its live updates sent together."""
     by_channel: dict[str, Provider | None] = {}
     sender = Sender(worker=worker, report=report)
     try:
@@ -415,6 +411,46 @@ def dispatch_due(*, batch: int | None = None, worker: str | None = None) -> Repo
         for provider in by_channel.values():
             if provider is not None:
                 provider.close()
+
+
+def _send_in_parallel(claimed: list[Message], senders: int, *, worker: str, report: Report) -> None:
+    """Deal the batch out to `senders` threads, each with its own database connection and `Sender`."""
+    shares = [claimed[n::senders] for n in range(senders)]
+    reports = [Report() for _ in shares]
+    errors: list[BaseException] = []
+
+    def run(share: list[Message], share_report: Report) -> None:
+        try:
+            _send_share(share, worker=worker, report=share_report)
+        except BaseException as exc:  # raised again in the dispatcher's own thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(shares, reports, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for share_report in reports:
+        report.add(share_report)
+    if errors:
+        raise errors[0]
+
+
+def dispatch_due(*, batch: int | None = None, worker: str | None = None, senders: int | None = None) -> Report:
+    """One round: recover expired leases, claim up to `batch` due messages, send them (with `senders` threads,
+    NOTIFICATIONS_SENDERS by default)."""
+    worker = worker or worker_id()
+    report = recover(worker=worker)
+    claimed, claim_report = claim(batch=batch or settings.NOTIFICATIONS_BATCH, worker=worker)
+    report.add(claim_report)
+    claimed = withhold_marketing(claimed, worker=worker, report=report)
+    senders = min(senders or settings.NOTIFICATIONS_SENDERS, len(claimed))
+    if senders > 1:
+        _send_in_parallel(claimed, senders, worker=worker, report=report)
+    else:
+        _send_share(claimed, worker=worker, report=report)
     return report
 
 

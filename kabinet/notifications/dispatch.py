@@ -29,12 +29,11 @@ reason.
 So: exactly once for deduplicating providers; at most once for the others, where the only loss is the message
 whose worker died between its hand-off mark and the commit that records the provider's answer — a window of one
 provider call, one message per sender (a dispatcher has NOTIFICATIONS_SENDERS of them, one by default) — and
-that loss is visible, never silent. In-app notices are delivered
-inside the transaction that records them.
+that loss is visible, never silent. In-app notices are delivered inside the transaction that records them.
 
 A batch reads what its timeline entries need (organisation and patient) with the claim, keeps one connection per
 provider, and sends its live updates together (`realtime.batched`): the statements per message are the hand-off
-mark, the outcome, its history row and its timeline entry.
+mark, the outcome, its history row, its timeline entry and the entry's link.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ at least 500 messages a second to the sink; 0 lost, 0 duplicates; patients who w
 
 Sizes (environment): BENCH_CAMPAIGN_RECIPIENTS (default 100,000) for the start; BENCH_CAMPAIGN_DISPATCH (default:
 all of them) recipients are dispatched in a second campaign (the same code path, a smaller segment, for machines
-where sending 100,000 emails takes too long); BENCH_DATABASES (default "sqlite,postgres").
+where sending 100,000 emails takes too long); BENCH_DATABASES (default "sqlite,postgres"). NOTIFICATIONS_SENDERS
+(default 1) sets the dispatcher's sender threads, as in production.
 """
 
 from __future__ import annotations
@@ -171,8 +172,11 @@ def _measure(log: Path) -> dict[str, Any]:
     withdrawer_emails = {emails[pk] for pk in withdrawers}
     expected = {emails[pk] for pk in ids} - withdrawer_emails
     stats = selectors.campaign_stats(campaign=campaign).figures
+    from django.conf import settings
+
     return {
         "database": connection.vendor,
+        "senders": settings.NOTIFICATIONS_SENDERS,
         "recipients_frozen": frozen,
         "start_seconds": round(start_seconds, 2),
         "dispatched_recipients": DISPATCH,

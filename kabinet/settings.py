@@ -294,6 +294,9 @@ NOTIFICATIONS_RETRY_SECONDS: int = _setting("NOTIFICATIONS_RETRY_SECONDS", env.i
 NOTIFICATIONS_LEASE_SECONDS: int = _setting("NOTIFICATIONS_LEASE_SECONDS", env.int, default=300)
 NOTIFICATIONS_PROVIDER_TIMEOUT: int = _setting("NOTIFICATIONS_PROVIDER_TIMEOUT", env.int, default=30)
 NOTIFICATIONS_BATCH: int = _setting("NOTIFICATIONS_BATCH", env.int, default=100)
+# Senders (threads) sharing a dispatcher's batch: each waits for its own provider and database commit while the
+# others work. A killed dispatcher leaves at most one message of unknown fate per sender.
+NOTIFICATIONS_SENDERS: int = _setting("NOTIFICATIONS_SENDERS", env.int, default=1)
 NOTIFICATIONS_TICK_SECONDS: int = _setting("NOTIFICATIONS_TICK_SECONDS", env.int, default=5)
 # A silent mail server must not hold a dispatcher past its lease: SMTP gets the same timeout as the other providers.
 EMAIL_TIMEOUT: int = NOTIFICATIONS_PROVIDER_TIMEOUT

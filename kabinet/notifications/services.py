@@ -25,14 +25,14 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signing import BadSignature, Signer
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, F, Value
+from django.db.models import CharField, F, Field, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -469,34 +469,86 @@ def _timeline_title(message: Message, org_language: str) -> str:
 _TIMELINE_STATES = {State.SENT, State.DELIVERED, State.READ, State.FAILED, State.BOUNCED, State.REJECTED, State.INVALID}
 
 
+def message_set(
+    message_id: int, values: Mapping[str, Any], *, claim_token: Any = None, sql: Sequence[tuple[str, Any]] = ()
+) -> bool:
+    """UPDATE one outbox row in a plain statement; with `claim_token`, only while it is still `sending` under that
+    claim. `values` are field values; `sql` adds (column expression, parameter) pairs such as
+    ("attempts = attempts + %s", 1). Whether the row was changed.
+
+    The dispatcher's few writes per message go through here: building the same UPDATE with the ORM cost ten times
+    what the database spends on it (0.25–0.4 ms against 0.01–0.04 ms)."""
+    opts, quote = Message._meta, connection.ops.quote_name
+
+    def field(name: str) -> Field[Any, Any]:
+        return cast("Field[Any, Any]", opts.get_field(name))
+
+    def prepared(name: str, value: Any) -> Any:
+        return field(name).get_db_prep_save(value, connection)
+
+    sets = [f"{quote(field(name).column or name)} = %s" for name in values]
+    params = [prepared(name, value) for name, value in values.items()]
+    for expression, parameter in sql:
+        sets.append(expression)
+        params.append(parameter)
+    where = f"{quote('id')} = %s"
+    params.append(message_id)
+    if claim_token is not None:
+        where += f" AND {quote('state')} = %s AND {quote('claim_token')} = %s"
+        params += [State.SENDING, prepared("claim_token", claim_token)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {quote(opts.db_table)} SET {', '.join(sets)} WHERE {where}", params)  # noqa: S608
+        return bool(cursor.rowcount)
+
+
+def _loaded(message: Message, relation: str) -> Any:
+    """The related row when it was loaded with the message (the dispatcher's `select_related`), else None."""
+    return Message._meta.get_field(relation).get_cached_value(message, None)  # type: ignore[union-attr]
+
+
+def _org_language(message: Message) -> str:
+    organisation = _loaded(message, "organisation")
+    if organisation is not None:
+        return str(organisation.default_language)
+    return str(Organisation.objects.values_list("default_language", flat=True).get(pk=message.organisation_id))
+
+
 def _timeline_sync(message: Message, state: str, at: datetime) -> None:
+    """Show the state on the patient's timeline. Reads nothing when the message came with its organisation and
+    patient (a dispatcher batch loads them with the claim)."""
     from kabinet.patients.services import timeline_add, timeline_update
 
     if not message.patient_id or message.channel == Channel.INAPP:
         return
     message.state = state
     if message.timeline_entry_id:
-        org_language = Organisation.objects.values_list("default_language", flat=True).get(pk=message.organisation_id)
         timeline_update(
-            entry_id=message.timeline_entry_id, title=_timeline_title(message, org_language), data={"status": state}
+            entry_id=message.timeline_entry_id,
+            title=_timeline_title(message, _org_language(message)),
+            data={"status": state},
         )
         return
     if state not in _TIMELINE_STATES:
         return
-    patient = Patient.objects.select_related("organisation").filter(pk=message.patient_id).first()
-    if patient is None:
-        return
+    patient = _loaded(message, "patient")
+    if patient is not None:
+        language = _org_language(message)
+    else:
+        patient = Patient.objects.select_related("organisation").filter(pk=message.patient_id).first()
+        if patient is None:
+            return
+        language = patient.organisation.default_language
     entry = timeline_add(
         patient=patient,
         kind=TIMELINE_KIND[message.channel],
-        title=_timeline_title(message, patient.organisation.default_language),
+        title=_timeline_title(message, language),
         body=message.subject or message.body[:500],
         occurred_at=at,
         ref_type="notifications.message",
         ref_id=message.pk,
         data={"status": state, "channel": message.channel, "message": message.pk},
     )
-    Message.objects.filter(pk=message.pk).update(timeline_entry_id=entry.pk)
+    message_set(message.pk, {"timeline_entry_id": entry.pk})
     message.timeline_entry_id = entry.pk
 
 

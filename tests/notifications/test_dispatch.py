@@ -312,3 +312,44 @@ def test_parallel_dispatchers_send_every_message_exactly_once(org, gateway) -> N
     assert Message.objects.filter(state="sent").count() == total
     workers = {w for (w,) in Message.objects.values_list("events__worker").filter(events__state="sending")}
     assert len(workers) > 1, f"one dispatcher did everything on {connection.vendor}; the test proves nothing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_senders_share_a_batch_each_with_its_own_connections_and_send_every_message_once(
+    org, no_quiet_hours, settings
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.fixtures import free_port
+    from tests.fixtures.mail import SmtpInbox
+
+    class Inbox(SmtpInbox):
+        peers: set[Any] = set()
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.peers.add(session.peer)
+            return await super().handle_DATA(server, session, envelope)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    try:
+        messages = []
+        for n in range(12):
+            patient = PatientFactory.create(organisation=org, email=f"s{n}@example.org")
+            messages += services.schedule(
+                organisation=org, event="message.custom", key=f"s{n}", context=CONTEXT, patient=patient,
+                channels=["email"],
+            )  # fmt: skip
+        report = dispatch_due(batch=12, senders=3)
+    finally:
+        controller.stop()
+    assert report.sent == 12 and report.claimed == 12
+    received = Counter(int(e["X-Kabinet-Message"]) for e in inbox.messages)
+    assert set(received) == {m.pk for m in messages} and set(received.values()) == {1}
+    assert len(inbox.peers) == 3  # one SMTP connection per sender
+    for message in Message.objects.filter(pk__in=received):
+        assert message.state == "sent" and message.timeline_entry_id is not None
+        assert [e.state for e in message.events.order_by("pk")] == ["queued", "sending", "sent"]

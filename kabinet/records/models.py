@@ -310,9 +310,6 @@ class MandatoryRule(models.Model):
         version = document.current_version
         return version is not None and version.signed_at is not None
 
-    def satisfied_by(self, document: Document) -> bool:
-        return self.matched_by(document) and self.signed(document)
-
     def valid_until(self, document: Document) -> date | None:
         """The last day the document counts for this rule (None: no end)."""
         if self.validity_days is None:

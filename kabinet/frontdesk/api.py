@@ -458,8 +458,11 @@ def frontdesk_waitlist_add(request: HttpRequest, payload: WaitlistIn) -> Any:
     description="Records the arrival time. Late (the clinic's thresholds, default under 15 minutes): the visit "
     "becomes `arrived` and the doctor is told in the app. Later: the visit stays, `prompts` holds `reschedule` and "
     "`suggestions` the first free times; send `seen_late: true` to let the doctor see the patient anyway. Prompts "
-    "also ask to re-check personal data (last visit long ago) and list missing mandatory documents. Repeating the "
-    "call answers with the first arrival; send an `Idempotency-Key` header to make retries safe.",
+    "also ask to re-check personal data (`recheck_details`, last visit long ago), list missing mandatory documents "
+    "(`missing_documents`: none or expired, with links to fill in the template or upload the signed scan) and those "
+    "made but not signed yet (`missing_signatures`: links to sign that document on the screen or upload the signed "
+    "scan). Repeating the call answers with the first arrival; send an `Idempotency-Key` header to make retries "
+    "safe.",
 )
 def frontdesk_arrive(request: HttpRequest, appointment_id: int, payload: ArriveIn) -> Any:
     def arrive() -> tuple[int, dict[str, Any]]:

@@ -497,6 +497,7 @@ def patient_card(*, user: Any, patient_id: int, organisation: Organisation | Non
         "special_notes": patient.special_notes,
         # None until an app registers a value (kabinet.patients.cards): records, billing.
         "missing_documents": None,
+        "missing_signatures": None,
         "debt": None,
     }
     flags.update(cards.flag_values(user, patient))

@@ -12,4 +12,5 @@ class RecordsConfig(AppConfig):
     def ready(self) -> None:
         from kabinet.records import cards
 
-        cards.register()  # the Documents and Consents tabs and the "missing documents" flag of the patient card
+        # The Documents and Consents tabs and the "missing documents" and "signatures missing" flags of the card.
+        cards.register()

@@ -1,5 +1,5 @@
 """The records parts of the patient card: the Documents, Medical, Photos and Consents tabs and the "missing
-documents" flag, registered into kabinet.patients.cards at start-up.
+documents" and "signatures missing" flags, registered into kabinet.patients.cards at start-up.
 
 The Medical and Photos tabs exist only for the clinical roles (records.access): for the desk roles their context
 is None, and the card leaves them out."""
@@ -110,9 +110,14 @@ def missing_documents_flag(user: Any, patient: Any) -> int | None:
     return selectors.missing_count(patient)
 
 
+def missing_signatures_flag(user: Any, patient: Any) -> int | None:
+    return selectors.unsigned_count(patient)
+
+
 def register() -> None:
     cards.register_tab("documents", _("Documents"), "records/_card_documents.html", documents_tab, order=50)
     cards.register_tab("medical", _("Medical"), "records/_card_medical.html", medical_tab, order=52)
     cards.register_tab("photos", _("Photos"), "records/_card_photos.html", photos_tab, order=54)
     cards.register_tab("consents", _("Consents"), "records/_card_consents.html", consents_tab, order=60)
     cards.register_flag("missing_documents", missing_documents_flag)
+    cards.register_flag("missing_signatures", missing_signatures_flag)

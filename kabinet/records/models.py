@@ -40,6 +40,10 @@ CLINICAL_KINDS = frozenset(
     }
 )
 ADMINISTRATIVE_KINDS = frozenset(DocumentKind.values) - CLINICAL_KINDS
+# Documents the patient signs: one made from a template counts for a mandatory rule only once signed on the screen
+# (its current version carries the drawn signature); an uploaded one is the scan of the signed paper. The rules have
+# no setting of their own for it: other kinds (e.g. a questionnaire kept as "other") count as soon as they exist.
+SIGNED_KINDS = frozenset({DocumentKind.INFORMED_CONSENT, DocumentKind.CONTRACT})
 # What a patient may upload from the portal.
 PATIENT_UPLOAD_KINDS = (
     DocumentKind.PHOTO,
@@ -230,7 +234,8 @@ class MandatoryRule(models.Model):
     """A document a patient must have on file: for every visit (no scope), at a location, and/or for a service.
 
     Satisfied by an active document of `kind` (made from `template`, or a scan of it, when a template is named)
-    whose date is less than `validity_days` before the day in question (no limit when empty)."""
+    whose date is less than `validity_days` before the day in question (no limit when empty) and, for the kinds the
+    patient signs (SIGNED_KINDS), that is signed: an upload, or a template-made one signed on the screen."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="mandatory_rules")
     name = models.CharField(_("name"), max_length=200, help_text=_("e.g. GDPR consent, informed consent for fillers"))
@@ -284,12 +289,26 @@ class MandatoryRule(models.Model):
             self.service_id is None or self.service_id == service_id
         )
 
-    def satisfied_by(self, document: Document) -> bool:
+    @property
+    def needs_signature(self) -> bool:
+        return self.kind in SIGNED_KINDS
+
+    def matched_by(self, document: Document) -> bool:
+        """The document is of the kind (and template) the rule asks for and active, signed or not."""
         return (
             document.status == Document.Status.ACTIVE
             and document.kind == self.kind
             and (self.template_id is None or document.template_id == self.template_id)
         )
+
+    def signed(self, document: Document) -> bool:
+        """Signed as the rule needs: any document when it needs no signature; an uploaded one (the scan of the
+        signed paper); a template-made one whose current version was signed on the screen (editing it makes an
+        unsigned version). Reads `document.current_version`: select it with the document."""
+        if not self.needs_signature or document.origin != Document.Origin.TEMPLATE:
+            return True
+        version = document.current_version
+        return version is not None and version.signed_at is not None
 
     def valid_until(self, document: Document) -> date | None:
         """The last day the document counts for this rule (None: no end)."""

@@ -292,18 +292,33 @@ def templates_for(*, user: Any, organisation: Organisation, patient: Patient | N
 # --- mandatory documents ---------------------------------------------------------------------------------------
 
 
+# The states of a rule for a patient: a signed document valid on the day; a document that would be valid but is not
+# signed yet (SIGNED_KINDS: made from a template and not signed on the screen); one no longer valid; none at all.
+VALID, SIGNATURE_MISSING, EXPIRED, MISSING = "valid", "signature_missing", "expired", "missing"
+
+
 @dataclass
 class RuleCheck:
     rule: MandatoryRule
-    state: str  # "valid", "expired" or "missing"
-    document: Document | None = None  # the satisfying document that lasts longest
+    state: str  # VALID, SIGNATURE_MISSING, EXPIRED or MISSING
+    # VALID/EXPIRED: the satisfying document that lasts longest; SIGNATURE_MISSING: the unsigned one to sign.
+    document: Document | None = None
     valid_until: date | None = None
     required: bool = False  # the rule applies: it is general, or matches one of the patient's upcoming visits
     visits: list[registry.Visit] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.state == "valid"
+        return self.state == VALID
+
+    @property
+    def signature_missing(self) -> bool:
+        return self.state == SIGNATURE_MISSING
+
+    @property
+    def document_missing(self) -> bool:
+        """Missing or expired: a document has to be made (or uploaded) again, not just signed."""
+        return self.state in (EXPIRED, MISSING)
 
 
 def active_rules(organisation_id: int) -> list[MandatoryRule]:
@@ -314,33 +329,41 @@ def active_rules(organisation_id: int) -> list[MandatoryRule]:
     )
 
 
-def _best(rule: MandatoryRule, documents: list[Document]) -> tuple[Document | None, date | None, bool]:
-    """The satisfying document that lasts longest: (document, last valid day or None for ever, found)."""
+def _best(documents: list[Document], rule: MandatoryRule) -> tuple[Document | None, date | None]:
+    """The document that lasts longest for the rule: (document, last valid day or None for ever)."""
     best: Document | None = None
     best_until: date | None = None
     for document in documents:
-        if not rule.satisfied_by(document):
-            continue
         until = rule.valid_until(document)
         if best is None or until is None or (best_until is not None and until > best_until):
             best, best_until = document, until
             if until is None:
                 break
-    return best, best_until, best is not None
+    return best, best_until
 
 
 def _check(rule: MandatoryRule, documents: list[Document], on: date) -> RuleCheck:
-    document, until, found = _best(rule, documents)
-    if not found:
-        return RuleCheck(rule=rule, state="missing")
-    state = "valid" if until is None or until >= on else "expired"
-    return RuleCheck(rule=rule, state=state, document=document, valid_until=until)
+    """The rule's state on day `on` from the patient's active documents (their current versions selected). An
+    unsigned document that would be valid on the day wins over an expired signed one: signing it is what is left."""
+    matching = [d for d in documents if rule.matched_by(d)]
+    signed, until = _best([d for d in matching if rule.signed(d)], rule)
+    if signed is not None and (until is None or until >= on):
+        return RuleCheck(rule=rule, state=VALID, document=signed, valid_until=until)
+    unsigned, unsigned_until = _best([d for d in matching if not rule.signed(d)], rule)
+    if unsigned is not None and (unsigned_until is None or unsigned_until >= on):
+        return RuleCheck(rule=rule, state=SIGNATURE_MISSING, document=unsigned, valid_until=unsigned_until)
+    if signed is not None:
+        return RuleCheck(rule=rule, state=EXPIRED, document=signed, valid_until=until)
+    if unsigned is not None:
+        return RuleCheck(rule=rule, state=EXPIRED, document=unsigned, valid_until=unsigned_until)
+    return RuleCheck(rule=rule, state=MISSING)
 
 
 def consent_checks(*, patient: Patient, on: date | None = None) -> list[RuleCheck]:
-    """Each active rule of the patient's clinic: valid (with the document and until when), expired or missing,
-    and whether it applies (general rules always; scoped ones when an upcoming visit matches). Three queries plus
-    the registered visit feed's one. Cached on the patient object for the card's tab and flag."""
+    """Each active rule of the patient's clinic: valid (with the document and until when), signature missing (with
+    the document to sign), expired or missing, and whether it applies (general rules always; scoped ones when an
+    upcoming visit matches). Three queries plus the registered visit feed's one. Cached on the patient object for
+    the card's tab and flags."""
     cached = getattr(patient, "_records_consents", None)
     if cached is not None and on is None:
         return list(cached)
@@ -352,7 +375,9 @@ def consent_checks(*, patient: Patient, on: date | None = None) -> list[RuleChec
     documents = list(
         Document.objects.filter(
             patient=patient, status=Document.Status.ACTIVE, kind__in=sorted({r.kind for r in rules})
-        ).order_by("-document_date", "-pk")
+        )
+        .select_related("current_version")
+        .order_by("-document_date", "-pk")
     )
     visits = registry.upcoming_visits(patient.organisation_id, timezone.now(), None, [patient.pk])
     checks = []
@@ -368,11 +393,21 @@ def consent_checks(*, patient: Patient, on: date | None = None) -> list[RuleChec
 
 
 def missing_count(patient: Patient) -> int | None:
-    """How many applicable mandatory documents the patient lacks; None when the clinic has no rules."""
+    """How many applicable mandatory documents the patient lacks (missing or expired; those only waiting for a
+    signature are `unsigned_count`); None when the clinic has no rules."""
     checks = consent_checks(patient=patient)
     if not checks:
         return None
-    return sum(1 for check in checks if check.required and not check.ok)
+    return sum(1 for check in checks if check.required and check.document_missing)
+
+
+def unsigned_count(patient: Patient) -> int | None:
+    """How many applicable mandatory documents the patient has but has not signed; None when the clinic has no
+    rules."""
+    checks = consent_checks(patient=patient)
+    if not checks:
+        return None
+    return sum(1 for check in checks if check.required and check.signature_missing)
 
 
 @dataclass
@@ -390,8 +425,9 @@ def _local(visit: registry.Visit, zones: dict[int, Any]) -> datetime:
 
 
 def missing_documents(*, user: Any, organisation: Organisation, days: int = MISSING_DAYS_DEFAULT) -> list[MissingRow]:
-    """Patients with visits in the next `days` days who lack a mandatory document (missing, or no longer valid on
-    the day of the visit), soonest visit first. A fixed number of queries, whatever the number of visits."""
+    """Patients with visits in the next `days` days who lack a mandatory document (missing, not signed, or no
+    longer valid on the day of the visit), soonest visit first. A fixed number of queries, whatever the number of
+    visits."""
     permissions.require_staff(user, organisation)
     days = max(1, min(days, MISSING_DAYS_MAX))
     rules = active_rules(organisation.pk)
@@ -403,9 +439,13 @@ def missing_documents(*, user: Any, organisation: Organisation, days: int = MISS
         return []
     patient_ids = sorted({v.patient_id for v in visits})
     documents: dict[int, list[Document]] = defaultdict(list)
-    for document in Document.objects.filter(
-        patient_id__in=patient_ids, status=Document.Status.ACTIVE, kind__in=sorted({r.kind for r in rules})
-    ).order_by("-document_date", "-pk"):
+    for document in (
+        Document.objects.filter(
+            patient_id__in=patient_ids, status=Document.Status.ACTIVE, kind__in=sorted({r.kind for r in rules})
+        )
+        .select_related("current_version")
+        .order_by("-document_date", "-pk")
+    ):
         documents[document.patient_id].append(document)
     zones = {
         loc.pk: loc.zone

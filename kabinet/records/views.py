@@ -365,7 +365,8 @@ def document_inline(request: HttpRequest, document_id: int) -> HttpResponseBase:
 @require_GET
 @staff_page
 def missing(request: HttpRequest, organisation: Organisation) -> HttpResponse:
-    """Patients with visits in the next N days (default 7) who lack a mandatory document."""
+    """Patients with visits in the next N days (default 7) who lack a mandatory document or its signature (with a
+    link to sign it on the screen or upload the signed scan, for those who may)."""
     form = MissingForm(request.GET or None)
     days = selectors.MISSING_DAYS_DEFAULT
     if form.is_bound and form.is_valid() and form.cleaned_data["days"]:
@@ -377,6 +378,7 @@ def missing(request: HttpRequest, organisation: Organisation) -> HttpResponse:
         "rows": rows,
         "has_rules": bool(selectors.active_rules(organisation.pk)),
         "has_visits": registry.visit_feed() is not None,
+        "writable": set(access.writable_kinds(request.user, organisation.pk)),
     }
     return render(request, "records/missing.html", context)
 

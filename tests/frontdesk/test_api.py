@@ -221,6 +221,35 @@ def test_arrive_prompts_link_to_the_missing_documents(desk: Desk, login_client: 
     ]
 
 
+def test_arrive_prompts_link_to_sign_a_consent_made_but_not_signed(
+    desk: Desk, login_client: Login, settings, tmp_path
+) -> None:
+    from kabinet.records import services as records
+    from kabinet.records.models import DocumentTemplate
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    template = DocumentTemplate.objects.create(
+        organisation=desk.org, kind=DocumentKind.INFORMED_CONSENT, name="GDPR consent", body="<p>I agree.</p>"
+    )
+    MandatoryRule.objects.create(organisation=desk.org, name="GDPR consent", kind=DocumentKind.INFORMED_CONSENT)
+    consent = records.document_create_from_template(
+        actor=desk.registrar, patient=desk.petya, template=template, fields={}
+    )
+    visit = desk.book(desk.petya, 10)
+    response = post(login_client(desk.registrar), f"/api/v1/appointments/{visit.pk}/arrive", {})
+    assert response.status_code == 200, response.json()
+    prompts = response.json()["prompts"]
+    assert [p["code"] for p in prompts] == ["missing_signatures"]  # the document is there: not "missing_documents"
+    assert prompts[0]["items"] == ["GDPR consent"]
+    assert prompts[0]["links"] == [
+        {"label": "Sign on the screen: GDPR consent", "url": f"/records/documents/{consent.pk}/sign/"},
+        {
+            "label": "Upload the signed scan: GDPR consent",
+            "url": f"/records/patients/{desk.petya.pk}/upload/?kind={DocumentKind.INFORMED_CONSENT}",
+        },
+    ]
+
+
 def test_generate_on_demand_and_next_visit_slots(desk: Desk, login_client: Login) -> None:
     visit = desk.book(desk.petya, 9)
     client = login_client(desk.registrar)

@@ -1,5 +1,5 @@
 """Arrival: the time is recorded, lateness tells the doctor or asks to reschedule (the clinic's thresholds), and the
-answer prompts to re-check personal data and to collect missing mandatory documents."""
+answer prompts to re-check personal data and to collect missing mandatory documents and signatures."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from kabinet.frontdesk.models import Arrival, FrontDeskPolicy
 from kabinet.frontdesk.services.arrivals import appointment_arrive
 from kabinet.notifications.models import Message
 from kabinet.patients.models import TimelineEntry
+from kabinet.records import services as records
 from kabinet.records.models import DocumentKind, DocumentTemplate, MandatoryRule
 from kabinet.scheduling.models import Appointment
 from kabinet.scheduling.services import appointment_move
 from tests.frontdesk.conftest import Desk
+from tests.records.helpers import drawn
 
 pytestmark = pytest.mark.django_db
 Status = Appointment.Status
@@ -165,3 +167,45 @@ def test_each_missing_document_links_to_where_it_is_filled_in_and_signed_or_uplo
     page = client.get(links["Fill in and sign: Fillers consent"])
     assert page.status_code == 200 and "Consent for fillers" in page.content.decode()
     assert client.get(links["Upload the signed scan: Contract"]).status_code == 200
+
+
+def test_a_consent_made_but_not_signed_asks_for_the_signature_with_a_link_to_sign_it(
+    desk: Desk, client, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    template = DocumentTemplate.objects.create(
+        organisation=desk.org, kind=DocumentKind.INFORMED_CONSENT, name="Consent for fillers", body="<p>I agree.</p>"
+    )
+    MandatoryRule.objects.create(organisation=desk.org, name="Fillers consent", kind=template.kind, template=template)
+    MandatoryRule.objects.create(organisation=desk.org, name="Contract", kind=DocumentKind.CONTRACT)
+    consent = records.document_create_from_template(
+        actor=desk.registrar, patient=desk.petya, template=template, fields={}
+    )
+    visit = desk.book(desk.petya, 10)
+    result = appointment_arrive(actor=desk.registrar, appointment=visit, now=desk.clinic.at(9, 58))
+    assert codes(result) == ["missing_documents", "missing_signatures"]
+    missing, unsigned = result.prompts
+    assert missing.items == ["Contract"] and unsigned.items == ["Fillers consent"]
+    assert "sign" in unsigned.text
+    upload = reverse("records:upload", args=[desk.petya.pk])
+    links = {link.label: link.url for link in unsigned.links}
+    assert links == {
+        "Sign on the screen: Fillers consent": reverse("records:sign", args=[consent.pk]),
+        "Upload the signed scan: Fillers consent": f"{upload}?kind={template.kind}&template={template.pk}",
+    }
+    client.force_login(desk.registrar)
+    page = client.get(links["Sign on the screen: Fillers consent"])
+    assert page.status_code == 200 and 'id="sign-pad"' in page.content.decode()
+    # signed on the screen: asked no more (a repeated arrival answers with the prompts of now)
+    records.document_sign(actor=desk.registrar, document=consent, image=drawn())
+    desk.petya.refresh_from_db()
+    visit.refresh_from_db()
+    again = appointment_arrive(actor=desk.registrar, appointment=visit, now=desk.clinic.at(9, 59))
+    assert codes(again) == ["missing_documents"] and again.prompts[0].items == ["Contract"]
+    # edited after signing: an unsigned version, so the signature is asked for again
+    records.document_revise(actor=desk.registrar, document=consent, fields={}, title="Consent for fillers (2)")
+    visit.refresh_from_db()
+    assert codes(appointment_arrive(actor=desk.registrar, appointment=visit, now=desk.clinic.at(10))) == [
+        "missing_documents",
+        "missing_signatures",
+    ]

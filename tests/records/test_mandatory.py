@@ -1,5 +1,6 @@
-"""Mandatory documents: rules per clinic, location and service with a validity period; the card's checklist and
-flag; the list of patients with visits in the next days who miss something."""
+"""Mandatory documents: rules per clinic, location and service with a validity period; consents and contracts
+count only once signed (on the screen, or an uploaded scan); the card's checklist and flags; the list of patients
+with visits in the next days who miss something."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ from kabinet.scheduling.models import Appointment
 from kabinet.scheduling.services import appointment_book, appointment_cancel
 from tests.factories import LocationFactory, PatientFactory
 from tests.records import corpus
+from tests.records.helpers import drawn
 
 pytestmark = pytest.mark.django_db
 
 
-def _book(rec, patient, *, hour=10, service=None):
+def _book(rec, patient, *, hour=10, minute=0, service=None):
     return appointment_book(
         actor=rec.registrar,
         patient=patient,
         practitioner=rec.doctor_member,
         service=service or rec.clinic.service,
-        start=rec.clinic.at(hour),
+        start=rec.clinic.at(hour, minute),
         location=rec.clinic.location,
     )
 
@@ -40,6 +42,23 @@ def _consent(rec, patient, days_ago=0, template=None):
         template=template,
     )
     return document
+
+
+def _made(rec, patient, template=None, days_ago=0, actor=None):
+    """A document made from a template (a consent by default): not signed yet."""
+    return services.document_create_from_template(
+        actor=actor or rec.registrar,
+        patient=patient,
+        template=template or rec.consent,
+        fields={"procedure": "Fillers"},
+        document_date=timezone.localdate() - timedelta(days=days_ago),
+    )
+
+
+def _check(patient, name):
+    if hasattr(patient, "_records_consents"):
+        del patient._records_consents
+    return next(c for c in selectors.consent_checks(patient=patient) if c.rule.name == name)
 
 
 def _states(patient) -> dict[str, tuple[str, bool]]:
@@ -70,6 +89,83 @@ def test_erroneous_and_deleted_documents_do_not_count(rec, gdpr_rule) -> None:
     document = _consent(rec, rec.patient)
     services.document_mark_erroneous(actor=rec.admin, document=document, reason="wrong patient")
     assert _states(rec.patient) == {"GDPR consent": ("missing", True)}
+    deleted = _consent(rec, rec.patient)
+    assert _states(rec.patient) == {"GDPR consent": ("valid", True)}
+    services.document_delete(actor=rec.admin, document=deleted, reason="duplicate")
+    assert _states(rec.patient) == {"GDPR consent": ("missing", True)}
+
+
+def test_erroneous_and_deleted_signed_documents_do_not_count_either(rec, gdpr_rule) -> None:
+    for change in (services.document_mark_erroneous, services.document_delete):
+        document = _made(rec, rec.patient)
+        services.document_sign(actor=rec.registrar, document=document, image=drawn())
+        assert _states(rec.patient) == {"GDPR consent": ("valid", True)}
+        change(actor=rec.admin, document=document, reason="wrong patient")
+        assert _states(rec.patient) == {"GDPR consent": ("missing", True)}
+
+
+def test_a_consent_made_from_a_template_counts_only_once_signed_on_the_screen(rec) -> None:
+    MandatoryRule.objects.create(
+        organisation=rec.org, name="Fillers consent", kind=DocumentKind.INFORMED_CONSENT, template=rec.consent
+    )
+    document = _made(rec, rec.patient)
+    check = _check(rec.patient, "Fillers consent")
+    assert (check.state, check.ok, check.document) == ("signature_missing", False, document)
+    assert check.signature_missing and not check.document_missing
+    assert selectors.missing_count(rec.patient) == 0 and selectors.unsigned_count(rec.patient) == 1
+    services.document_sign(actor=rec.registrar, document=document, image=drawn())
+    check = _check(rec.patient, "Fillers consent")
+    assert (check.state, check.document) == ("valid", document)
+    assert selectors.missing_count(rec.patient) == 0 and selectors.unsigned_count(rec.patient) == 0
+    # editing the signed consent makes an unsigned version: the signature is missing again
+    services.document_revise(actor=rec.registrar, document=document, fields={"procedure": "Botox"})
+    assert _check(rec.patient, "Fillers consent").state == "signature_missing"
+    assert selectors.unsigned_count(rec.patient) == 1
+
+
+def test_an_uploaded_scan_counts_as_signed(rec, gdpr_rule) -> None:
+    _made(rec, rec.patient)
+    assert _states(rec.patient) == {"GDPR consent": ("signature_missing", True)}
+    scan = _consent(rec, rec.patient, template=rec.consent)
+    check = _check(rec.patient, "GDPR consent")
+    assert (check.state, check.document) == ("valid", scan)
+
+
+def test_contracts_need_a_signature_and_other_kinds_do_not(rec) -> None:
+    from kabinet.records.models import DocumentTemplate
+
+    contract = DocumentTemplate.objects.create(
+        organisation=rec.org, kind=DocumentKind.CONTRACT, name="Contract", body="<p>{{ patient.full_name }}</p>"
+    )
+    form = DocumentTemplate.objects.create(
+        organisation=rec.org, kind=DocumentKind.OTHER, name="Questionnaire", body="<p>{{ patient.full_name }}</p>"
+    )
+    MandatoryRule.objects.create(organisation=rec.org, name="Contract", kind=DocumentKind.CONTRACT)
+    MandatoryRule.objects.create(organisation=rec.org, name="Questionnaire", kind=DocumentKind.OTHER)
+    MandatoryRule.objects.create(organisation=rec.org, name="Visit note", kind=DocumentKind.VISIT_NOTE)
+    _made(rec, rec.patient, template=contract)
+    _made(rec, rec.patient, template=form)
+    services.document_create_from_template(
+        actor=rec.doctor, patient=rec.patient, template=rec.note, fields={"diagnosis": "Healthy"}
+    )
+    assert _states(rec.patient) == {
+        "Contract": ("signature_missing", True),
+        "Questionnaire": ("valid", True),
+        "Visit note": ("valid", True),
+    }
+
+
+def test_a_fresh_unsigned_consent_is_what_is_left_when_the_signed_one_expired(rec, gdpr_rule) -> None:
+    old = _consent(rec, rec.patient, days_ago=400)  # signed on paper, expired
+    assert _states(rec.patient) == {"GDPR consent": ("expired", True)}
+    fresh = _made(rec, rec.patient)
+    check = _check(rec.patient, "GDPR consent")
+    assert (check.state, check.document) == ("signature_missing", fresh)
+    Document.objects.filter(pk=fresh.pk).update(document_date=timezone.localdate() - timedelta(days=500))
+    check = _check(rec.patient, "GDPR consent")
+    assert (check.state, check.document) == ("expired", old)  # signing an expired one would not help
+    Document.objects.filter(pk=old.pk).delete()
+    assert _check(rec.patient, "GDPR consent").state == "expired"
 
 
 def test_a_rule_naming_a_template_needs_that_template(rec) -> None:
@@ -118,13 +214,18 @@ def test_the_missing_list_shows_patients_with_visits_in_the_next_days_who_lack_s
     _book(rec, complete, hour=11)
     _book(rec, expiring, hour=12)
     _book(rec, nobody, hour=13)
+    unsigned = PatientFactory.create(organisation=rec.org, family_name="Unsigned")
+    consent = _made(rec, unsigned)
+    _book(rec, unsigned, hour=10, minute=30)
     rows = selectors.missing_documents(user=rec.registrar, organisation=rec.org)
     assert [(r.patient.family_name, [c.rule.name for c in r.missing]) for r in rows] == [
         ("Patient", ["Fillers consent", "GDPR consent"]),
+        ("Unsigned", ["GDPR consent"]),
         ("Expiring", ["GDPR consent"]),
         ("Nothing", ["GDPR consent"]),
     ]
-    assert rows[1].missing[0].state == "expired"
+    assert (rows[1].missing[0].state, rows[1].missing[0].document) == ("signature_missing", consent)
+    assert rows[2].missing[0].state == "expired"
     assert rows[0].visit_at.hour == 9  # the location's local time
     assert fillers.pk in {c.rule.pk for c in rows[0].missing}
     assert Appointment.objects.filter(start__lt=timezone.now() + timedelta(days=1)).count() == 0
@@ -139,7 +240,11 @@ def test_the_missing_list_is_for_staff_and_its_query_count_is_bounded(
     with pytest.raises(NotAllowed):
         selectors.missing_documents(user=rec.patient_user, organisation=rec.org)
     for hour in (9, 10, 11, 12, 13):
-        _book(rec, PatientFactory.create(organisation=rec.org), hour=hour)
+        patient = PatientFactory.create(organisation=rec.org)
+        _book(rec, patient, hour=hour)
+        if hour % 2:  # unsigned consents: their current versions come with the documents, not one query each
+            _made(rec, patient)
     with django_assert_max_num_queries(8):
         rows = selectors.missing_documents(user=rec.registrar, organisation=rec.org)
     assert len(rows) == 5
+    assert sorted(r.missing[0].state for r in rows) == ["missing", "missing", *["signature_missing"] * 3]

@@ -20,19 +20,9 @@ from kabinet.patients.models import TimelineEntry
 from kabinet.records import services, signatures
 from kabinet.records.models import Document, DocumentKind
 from tests.records import corpus
-from tests.records.helpers import current
+from tests.records.helpers import current, drawn
 
 pytestmark = pytest.mark.django_db
-
-
-def drawn(*, width: int = 600, height: int = 200, strokes: bool = True, background: tuple = (0, 0, 0, 0)) -> bytes:
-    """What a canvas sends: an RGBA PNG, transparent (or filled) with a scribble in the middle."""
-    image = Image.new("RGBA", (width, height), background)
-    if strokes:
-        ImageDraw.Draw(image).line([(150, 120), (220, 60), (300, 130), (380, 70), (450, 110)], fill="#123", width=4)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def data_url(png: bytes) -> str:
@@ -257,6 +247,25 @@ def test_the_signing_page_saves_a_signature_and_goes_back_to_the_document(rec, c
     assert current(document).signed_at is not None
     detail = client.get(response["Location"])
     assert b"data-signed" in detail.content and b"Sign again on the screen" in detail.content
+
+
+def test_signing_on_the_page_completes_the_mandatory_consent_and_an_edit_undoes_it(rec, gdpr_rule, client) -> None:
+    from kabinet.records import selectors
+
+    document = _consent(rec)
+    card = reverse("patients:card", args=[rec.patient.pk]) + "?tab=consents"
+    client.force_login(rec.registrar)
+    html = client.get(card).content.decode()
+    assert 'data-state="signature_missing"' in html and "1 signature missing" in html
+    url = reverse("records:sign", args=[document.pk])
+    assert url in html  # the consents tab links to signing this very document
+    assert client.post(url, {"signer": "", "signature": data_url(drawn())}).status_code == 302
+    html = client.get(card).content.decode()
+    assert 'data-state="valid"' in html and "Documents complete" in html
+    services.document_revise(actor=rec.doctor, document=document, fields={"procedure": "Botox"})
+    rec.patient.refresh_from_db()
+    (check,) = selectors.consent_checks(patient=rec.patient)
+    assert (check.state, check.document) == ("signature_missing", document)
 
 
 def test_the_signing_page_shows_the_error_and_keeps_the_document(rec, client) -> None:

@@ -14,7 +14,7 @@ from kabinet.records import services
 from kabinet.records.models import Document, DocumentKind
 from kabinet.scheduling.services import appointment_book
 from tests.records import corpus
-from tests.records.helpers import current
+from tests.records.helpers import current, drawn
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +35,26 @@ def test_the_card_has_documents_and_consents_tabs_and_the_missing_flag(rec, gdpr
     assert 'data-tab="documents"' in html and 'data-tab="consents"' in html
     assert "1 document missing" in html and "No documents yet" in html
     assert f'data-rule="{gdpr_rule.pk}" data-state="missing"' in html
-    _consent(rec)
+    document = _consent(rec)  # made from the template, not signed yet: the signature is what is missing
     html = desk.get(card(rec.patient)).content.decode()
-    assert "Documents complete" in html and "Consent for fillers" in html
+    assert "1 signature missing" in html and 'data-flag="missing-signatures"' in html
+    assert "document missing" not in html and "Documents complete" not in html
+    assert f'data-rule="{gdpr_rule.pk}" data-state="signature_missing"' in html and "signature missing" in html
+    assert f'href="{reverse("records:sign", args=[document.pk])}" data-sign' in html
+    services.document_sign(actor=rec.registrar, document=document, image=drawn())
+    html = desk.get(card(rec.patient)).content.decode()
+    assert "Documents complete" in html and "Consent for fillers" in html and "signature missing" not in html
     assert 'data-state="valid"' in html
+
+
+def test_the_card_counts_missing_documents_and_signatures_apart(rec, gdpr_rule, login_client) -> None:
+    from kabinet.records.models import MandatoryRule
+
+    MandatoryRule.objects.create(organisation=rec.org, name="Contract", kind=DocumentKind.CONTRACT)
+    _consent(rec)
+    html = login_client(rec.registrar).get(card(rec.patient, "consents")).content.decode()
+    assert "1 document missing" in html and "1 signature missing" in html
+    assert 'data-state="missing"' in html and 'data-state="signature_missing"' in html
 
 
 def test_the_card_says_not_checked_without_rules(rec, login_client) -> None:
@@ -214,6 +230,16 @@ def test_the_missing_page(rec, gdpr_rule, login_client) -> None:
     )
     html = desk.get(reverse("records:missing"), {"days": 7}).content.decode()
     assert "Patient Petya" in html and "GDPR consent" in html and "Consultation" in html
+    assert f'data-rule="{gdpr_rule.pk}" data-state="missing"' in html
+    document = _consent(rec)  # not signed: listed as such, with the way to sign that document
+    html = desk.get(reverse("records:missing"), {"days": 7}).content.decode()
+    assert f'data-rule="{gdpr_rule.pk}" data-state="signature_missing"' in html and "signature missing" in html
+    sign = reverse("records:sign", args=[document.pk])
+    upload = reverse("records:upload", args=[rec.patient.pk]) + "?kind=informed_consent"
+    assert sign in html and upload in html
+    assert sign not in login_client(rec.operator).get(reverse("records:missing")).content.decode()  # may not sign
+    services.document_sign(actor=rec.registrar, document=document, image=drawn())
+    assert "has the documents they need" in desk.get(reverse("records:missing")).content.decode()
     assert desk.get(reverse("records:missing"), {"days": 500}).status_code == 200  # an invalid number: the default
 
 

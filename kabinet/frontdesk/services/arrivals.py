@@ -1,5 +1,6 @@
 """Arrival: one click marks the patient arrived, records the time and handles lateness; the answer carries the
-prompts the registrar acts on (re-check personal data, missing mandatory documents, reschedule).
+prompts the registrar acts on (re-check personal data, missing mandatory documents or their signatures,
+reschedule).
 
 Rules enforced here (thresholds from the clinic's FrontDeskPolicy):
 - late by less than `late_reschedule_from_minutes` (and at least `late_notify_from_minutes`): the visit becomes
@@ -64,7 +65,7 @@ class PromptLink:
 class Prompt:
     """Something the registrar should do now: `code` is stable (API clients and the page key on it)."""
 
-    code: str  # "late", "reschedule", "recheck_details", "missing_documents"
+    code: str  # "late", "reschedule", "recheck_details", "missing_documents", "missing_signatures"
     text: str
     items: list[str] = field(default_factory=list)
     links: list[PromptLink] = field(default_factory=list)
@@ -242,21 +243,43 @@ def _prompts(appointment: Appointment, arrival: Arrival, policy: Any, now: datet
             )
         )
     missing = missing_mandatory_documents(appointment)
-    if missing:
+    absent = [m for m in missing if not m.signature_only]
+    unsigned = [m for m in missing if m.signature_only]
+    if absent:
         prompts.append(
             Prompt(
                 "missing_documents",
                 _("Missing mandatory documents: have them filled in and signed."),
-                [name for name, _links in missing],
-                [link for _name, links in missing for link in links],
+                [m.name for m in absent],
+                [link for m in absent for link in m.links],
+            )
+        )
+    if unsigned:
+        prompts.append(
+            Prompt(
+                "missing_signatures",
+                _("Signatures missing: have the patient sign these documents on the screen or upload the signed scan."),
+                [m.name for m in unsigned],
+                [link for m in unsigned for link in m.links],
             )
         )
     return prompts, suggestions
 
 
-def missing_mandatory_documents(appointment: Appointment) -> list[tuple[str, list[PromptLink]]]:
-    """The mandatory documents the patient lacks (missing or expired) for this visit: each rule's name and where to
-    fix it — fill in the rule's template (then sign it on the screen) or upload a signed scan.
+@dataclass(frozen=True)
+class MissingDocument:
+    """A mandatory document the patient lacks for the visit: its rule's name, whether the document is there and
+    only its signature is missing, and where to fix it."""
+
+    name: str
+    signature_only: bool
+    links: list[PromptLink]
+
+
+def missing_mandatory_documents(appointment: Appointment) -> list[MissingDocument]:
+    """The mandatory documents the patient lacks (missing, expired, or not signed) for this visit, and where to fix
+    each: fill in the rule's template (then sign it on the screen) or upload a signed scan; for a document made but
+    not signed, sign that document on the screen or upload the signed scan.
 
     HOOK (records): the records app, written alongside, computes this as `records.selectors.consent_checks`; when it
     is absent (or changes its shape) the arrival carries no document prompt rather than failing."""
@@ -280,8 +303,16 @@ def missing_mandatory_documents(appointment: Appointment) -> list[tuple[str, lis
             continue
         rule = check.rule
         upload = {"kind": rule.kind, **({"template": rule.template_id} if rule.template_id else {})}
+        unsigned = check.document if check.state == "signature_missing" else None
         links = []
-        if rule.template_id:
+        if unsigned is not None:
+            links.append(
+                PromptLink(
+                    _("Sign on the screen: %(name)s") % {"name": rule.name},
+                    reverse("records:sign", args=[unsigned.pk]),
+                )
+            )
+        elif rule.template_id:
             links.append(
                 PromptLink(
                     _("Fill in and sign: %(name)s") % {"name": rule.name},
@@ -294,5 +325,5 @@ def missing_mandatory_documents(appointment: Appointment) -> list[tuple[str, lis
                 f"{reverse('records:upload', args=[patient_id])}?{urlencode(upload)}",
             )
         )
-        missing.append((rule.name, links))
+        missing.append(MissingDocument(rule.name, unsigned is not None, links))
     return missing

@@ -7,7 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from kabinet.core import realtime
+from kabinet.core import permissions, realtime
 from kabinet.core.realtime import user_group
 
 UNAUTHENTICATED = 4401
@@ -46,7 +46,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             object_id = None
         group = None
         if object_id is not None:
-            group = await database_sync_to_async(realtime.group_for)(self.scope["user"], topic, object_id)
+            group = await database_sync_to_async(self._group_for)(topic, object_id)
         if group is None:
             await self.send_json({"event": "subscribe.refused", "data": {"topic": topic, "id": object_id}})
             return
@@ -54,6 +54,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.send_json({"event": "subscribed", "data": {"topic": topic, "id": object_id}})
+
+    def _group_for(self, topic: str, object_id: int) -> str | None:
+        user = self.scope["user"]
+        # The socket's user object lives as long as the socket (hours): each subscription asks for the roles as
+        # they are now, so a membership or role revoked meanwhile counts at once.
+        permissions.forget_roles(user)
+        return realtime.group_for(user, topic, object_id)
 
     async def live_message(self, message: dict[str, Any]) -> None:
         await self.send_json({"event": message["event"], "data": message["data"]})

@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from kabinet.core.models import Member
 from kabinet.frontdesk import selectors
 from kabinet.frontdesk.models import WaitlistOffer, WorklistItem
 from kabinet.frontdesk.services import waitlist
@@ -70,6 +71,21 @@ async def test_staff_follow_the_board_and_hear_an_outcome_once_it_commits(desk: 
     assert await patient.receive_nothing(timeout=0.3)
     for socket in (registrar, doctor, outsider, patient):
         await socket.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_close_thread_connections")
+async def test_a_membership_revoked_while_the_socket_is_open_refuses_the_next_subscription(desk: Desk) -> None:
+    registrar = await connect(desk.registrar)
+    subscribe = {"event": "subscribe", "data": {"topic": "frontdesk", "id": desk.org.pk}}
+    await registrar.send_json_to(subscribe)
+    assert (await registrar.receive_json_from())["event"] == "subscribed"
+
+    await sync_to_async(Member.objects.filter(user=desk.registrar, organisation=desk.org).update)(is_active=False)
+    await registrar.send_json_to(subscribe)  # the same socket, the same user object: its roles are read again
+    assert (await registrar.receive_json_from())["event"] == "subscribe.refused"
+    await registrar.disconnect()
 
 
 @pytest.mark.asyncio

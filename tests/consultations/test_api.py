@@ -163,13 +163,14 @@ def test_patient_writes_and_the_doctor_answers(consult: Consult) -> None:
 def test_sending_a_message_takes_a_fixed_number_of_queries(
     consult: Consult, who: str, django_assert_num_queries: Any
 ) -> None:
-    """Issue #7 (send → push p95): the follow-up message of either side, token authentication included. 17 with
-    the test's SAVEPOINT / RELEASE (18 on PostgreSQL: the audit chain's advisory lock); it was 20 (patient) and
+    """Issue #7 (send → push p95): the follow-up message of either side, token authentication included. 16 with
+    the test's SAVEPOINT / RELEASE (17 on PostgreSQL: the audit chain's advisory lock); it was 20 (patient) and
     23 (doctor) while the caller's own patients were looked up twice, the author's membership twice, the active
-    contract before and under the lock, and a doctor's message loaded the care team it does not notify."""
+    contract before and under the lock, and a doctor's message loaded the care team it does not notify; 17 while
+    the memberships and their roles were two queries."""
     client = token(getattr(consult, who))
     assert post_json(client, messages_url(consult), {"text": "first"}).status_code == 201
-    with django_assert_num_queries(17 + (connection.vendor == "postgresql")):
+    with django_assert_num_queries(16 + (connection.vendor == "postgresql")):
         response = post_json(client, messages_url(consult), {"text": "second"})
     assert response.status_code == 201, response.content
     assert response.json()["author"] == ("Petya Patient" if who == "patient_user" else "Dr Dana")

@@ -29,8 +29,8 @@ class Dictionary:
     """A clinic's name words, split by script (a word can match a typed word only if they share letters), with
     the starts of its words cut to the lengths searched so far (the typo pass compares those, per search)."""
 
-    def __init__(self, size: int, last_id: int, words: Sequence[str]) -> None:
-        self.size, self.last_id = size, last_id
+    def __init__(self, last_id: int, words: Sequence[str]) -> None:
+        self.last_id = last_id  # the highest NameWord id when the words were read
         self.words = tuple(words)
         self.text = "\n".join(self.words)  # "is it inside some word?" in one substring search
         self._scripts = {
@@ -42,7 +42,8 @@ class Dictionary:
 
     @classmethod
     def of(cls, words: Sequence[str]) -> Dictionary:
-        return cls(len(words), 0, words)
+        """A dictionary of the given words (not read from the database)."""
+        return cls(0, words)
 
     def holds(self, spelling: str) -> bool:
         """Some word contains `spelling` (which has no line break)."""
@@ -78,10 +79,10 @@ def clinic_dictionary(organisation_id: int) -> Dictionary:
     state = words.aggregate(count=Count("pk"), last_id=Max("pk"))
     count, last_id = state["count"], state["last_id"] or 0
     held = _held.get(key)
-    if held is not None and (held.size, held.last_id) == (count, last_id):
+    if held is not None and (len(held.words), held.last_id) == (count, last_id):
         return held
-    # Counted before the words were read: a word added in between makes the next search read them again.
-    held = Dictionary(count, last_id, list(words.values_list("word", flat=True)))
+    # The highest id was read before the words: a word added in between makes the next search read them again.
+    held = Dictionary(last_id, list(words.values_list("word", flat=True)))
     _held[key] = held
     return held
 

@@ -228,39 +228,30 @@ def _best_score(word: str, tokens: list[str]) -> int | None:
     return min(scores, default=None)
 
 
-def _could_match_exactly(organisation: Organisation, words: list[str]) -> bool:
+def _could_match_exactly(dictionary: namewords.Dictionary | None, words: list[str]) -> bool:
     """False when some query word occurs in no name of the clinic (PostgreSQL: inside no word of its dictionary,
     held in memory), so that nobody matches it as typed; on SQLite (no dictionary) always True.
 
     Saves asking the patients table: with no row to find, PostgreSQL plans `EXISTS (… LIKE '%word%' …)` as a
     sequential scan that expects an early hit, and reads all of a large clinic."""
-    if connection.vendor != "postgresql":
+    if dictionary is None:
         return True
     spellings = [spelling for spelling in map(search_spelling, words) if spelling]
     # A spelling with a space spans words: not a dictionary question.
-    single = [spelling for spelling in spellings if " " not in spelling]
-    if not single:
-        return True
-    dictionary = namewords.clinic_dictionary(organisation.pk)
-    return all(dictionary.holds(spelling) for spelling in single)
+    return all(dictionary.holds(spelling) for spelling in spellings if " " not in spelling)
 
 
-def _similar_words(organisation: Organisation, words: list[str]) -> list[str]:
-    """PostgreSQL: the words of the clinic's names (its NameWord dictionary) that some query word with a typo
-    allowance matches — a few thousand words compared in memory rather than a million names."""
-    if not any(typo_allowance(word) for word in words):
-        return []
-    dictionary = namewords.clinic_dictionary(organisation.pk)
-    return namewords.similar_words(dictionary, words, DICTIONARY_CANDIDATES)
-
-
-def _fuzzy_postgresql(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
+def _fuzzy_postgresql(
+    qs: QuerySet[Patient], parsed: _ParsedQuery, dictionary: namewords.Dictionary
+) -> QuerySet[Patient]:
     """Every query word either inside some word of the name (as typed) or, corrected, one of its words: the
     dictionary words within the typo allowance. Both are asked of the GIN index over the words of `search_text`
     (whole words: one index key each, no substring recheck), so PostgreSQL can intersect the words' row sets
     before it reads a row. Ranked in the database by the summed `match_score` of what matched (a corrected whole
     word before a corrected start of a longer one), then by name; counted and paged there like the exact pass."""
-    known = _similar_words(organisation, parsed.name_words)
+    # The words of the clinic's names that some query word with a typo allowance matches: a few thousand words
+    # compared in memory rather than a million names.
+    known = namewords.similar_words(dictionary, parsed.name_words, DICTIONARY_CANDIDATES)
     # The dictionary words that hold a typed word are among them, so the dictionary answers "inside some word" too,
     # unless the look-up was cut at its limit.
     complete = len(known) < DICTIONARY_CANDIDATES
@@ -312,10 +303,11 @@ def _fuzzy_candidates(qs: QuerySet[Patient], words: list[str]) -> list[tuple[int
     return list(qs.filter(condition).order_by().values_list("pk", "search_text")[:FUZZY_CANDIDATES])
 
 
-def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery, organisation: Organisation) -> QuerySet[Patient]:
-    """Typo-tolerant pass: every name word within a small edit distance of some word of the name."""
-    if connection.vendor == "postgresql":
-        return _fuzzy_postgresql(qs, parsed, organisation)
+def _fuzzy(qs: QuerySet[Patient], parsed: _ParsedQuery, dictionary: namewords.Dictionary | None) -> QuerySet[Patient]:
+    """Typo-tolerant pass: every name word within a small edit distance of some word of the name. PostgreSQL
+    corrects the words against the clinic's dictionary; SQLite has none."""
+    if dictionary is not None:
+        return _fuzzy_postgresql(qs, parsed, dictionary)
     base = qs.filter(parsed.other) if parsed.other else qs
     scored: list[tuple[int, str, int]] = []
     for pk, search_text in _fuzzy_candidates(base, parsed.name_words):
@@ -363,10 +355,11 @@ def patient_search(
         exact = exact.annotate(
             match_rank=Case(When(starts, then=Value(0)), default=Value(1), output_field=IntegerField())
         ).order_by("match_rank", "family_name", "given_name", "pk")
-        if any(typo_allowance(w) for w in parsed.name_words) and (
-            not _could_match_exactly(organisation, parsed.name_words) or not exact.exists()
-        ):
-            return _fuzzy(qs, parsed, organisation)
+        if any(typo_allowance(w) for w in parsed.name_words):
+            # Read once for both questions (one query for its state; the words are held in memory).
+            dictionary = namewords.clinic_dictionary(organisation.pk) if connection.vendor == "postgresql" else None
+            if not _could_match_exactly(dictionary, parsed.name_words) or not exact.exists():
+                return _fuzzy(qs, parsed, dictionary)
         return exact
     return exact.order_by("family_name", "given_name", "pk")
 

@@ -314,7 +314,7 @@ def test_search_queries_do_not_grow_with_results(people, django_assert_max_num_q
 def test_typo_search_queries_are_bounded(people, django_assert_max_num_queries) -> None:
     for i in range(40):
         PatientFactory.create(organisation=people.org, family_name=f"Ivanenko{i}")
-    # PostgreSQL: the dictionary's state is asked twice (exact pass skipped?, corrections), its words held in memory.
+    # PostgreSQL: one more than SQLite, the dictionary's state (its words are held in memory).
     with django_assert_max_num_queries(9):
         found = list(selectors.patient_search(user=people.registrar, organisation=people.org, query="Ivnaova"))
     assert [str(p) for p in found] == ["Иванова Анна Сергеевна"]
